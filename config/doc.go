@@ -1,0 +1,68 @@
+// Package config is the generational configuration of the server: the
+// ecelerity.conf language, typed and scoped option definitions, and
+// transactions that turn a configuration into an immutable, reference-counted
+// Generation and switch it in atomically.
+//
+// # Two stages
+//
+// Parse and ParseFile turn text into a *Tree: files, scopes and options as
+// written, with file:line:col positions, includes resolved (relative to the
+// including file; a directory is read in name order without dot-files or
+// recursion; a cycle is an error; readonly_include files and files included
+// twice are read-only) and the local-changes file (Local_Changes_File,
+// default local_changes.conf beside the main file) read last. A Tree knows no
+// option definitions. Tree.Root gives the merged view (a repeated named
+// scope merges, a repeated option is last-wins); Tree.Stanzas lists the
+// top-level scopes in file order and Tree.OptionUses every option with its
+// scope path, which is what the module system needs to load modules from
+// their stanzas and from msys.provides.
+//
+// Registry.Build validates a Tree against the definitions of a Registry
+// (DefineScope, Define): unknown options and scope keywords, misplaced ones
+// and bad values are errors with positions, all of them reported together
+// (ErrorList); a Generation is built whole or not at all. Unknown names are
+// errors, never ignored.
+//
+// # Options and fallback
+//
+// Define returns a typed handle, *Option[T]. A definition's Fallback is a
+// list of scope chains, most specific first: "Binding:Domain>Domain>Global".
+// The option may be set exactly in those scopes, and fetching walks them in
+// order: Global, Binding, BindingDomain, Domain, Host, BindingHost, Pathway,
+// PathwayDomain, Module and the generic Fetch return the most specific value
+// set, then the default. A binding's Binding_Group (and a pathway's
+// Pathway_Group) is the group it is declared in. Domain and Host names
+// compare without case; a name written "/regex/" is a regex stanza: an exact
+// stanza of the container wins, otherwise regex stanzas are tried in file
+// order. Each generation stores, per option and chain, a map from the
+// chain's instance names to the typed value, so a fetch is one or two map
+// lookups and allocates nothing.
+//
+// # Generations, transactions, participants
+//
+// A Store holds the current Generation behind an atomic pointer. Current
+// returns it with a reference (Release when done); a holder sees the same
+// values while newer generations commit. A Txn (Begin, BeginFromScratch,
+// BeginTree, Reload) edits a copy of the tree with Set/Unset or replaces it,
+// and Commit builds and validates the new generation, runs every
+// Participant's Prepare (the module system's hook into commits, without this
+// package knowing modules), then swaps the pointer. If another commit
+// happened since Begin, the first commit wins and this one fails with
+// ErrConflict. A rejected transaction leaves the current generation
+// untouched and frees (Datafree) what it built. A superseded generation
+// retires when its last reference is released: OnRetire callbacks, then
+// Datafree of its values.
+//
+// # Console and writeback
+//
+// Store.Command implements the console's config command family (get, eval,
+// set, unset, show, showrecurse, locate, begin/commit/rollback/replay,
+// reload, writeback) and returns the reply text. Writeback rewrites the files
+// console changes went to, atomically; read-only files are never written.
+// Printing a Tree gives config syntax that parses back to an equal tree, in
+// canonical casing for writeback; comments, blank lines and the original
+// layout are not kept.
+//
+// The grammar is written with participle (grammar.go) over a hand-written
+// lexer (lexer.go); neither leaks out of the package.
+package config

@@ -1,0 +1,312 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Generation is one committed (or about to be committed) configuration: the
+// Tree it came from and every option's typed values, resolved for fetching.
+// A Generation never changes once built. It is reference counted: whoever
+// holds it (Store.Current, Acquire) sees the same values however many newer
+// generations commit, and must Release it. When a superseded generation's
+// last reference goes, its OnRetire callbacks run, then each option's
+// Datafree for the values it holds.
+type Generation struct {
+	id      uint64
+	tree    *Tree
+	created time.Time
+	states  []optState // by option index; nil when the option is not set
+
+	bindingGroup map[string]string // binding name -> binding_group name
+	pathwayGroup map[string]string // pathway name -> pathway_group name
+	containers   map[containerKey]*container
+
+	refs       atomic.Int64
+	superseded atomic.Bool
+
+	// mu guards onRetire and retired.
+	mu       sync.Mutex
+	onRetire []func()
+	retired  bool
+}
+
+// containerKey names the Domain or Host stanzas of one container: the chain
+// path ending in the domain/host keyword and the instance names above it.
+type containerKey struct {
+	path   string
+	prefix string
+}
+
+// container indexes the Domain or Host stanzas of one container, for regex
+// resolution.
+type container struct {
+	exact map[string]struct{} // lower-case names of exact stanzas
+	regex []regexStanza       // in file order
+}
+
+type regexStanza struct {
+	text string // the name as written, /.../ included
+	re   *regexp.Regexp
+}
+
+// ID returns the generation number; each commit adds one.
+func (g *Generation) ID() uint64 { return g.id }
+
+// Tree returns the tree the generation was built from. It must not be
+// modified.
+func (g *Generation) Tree() *Tree { return g.tree }
+
+// Created returns when the generation was built.
+func (g *Generation) Created() time.Time { return g.created }
+
+// Refs returns the current reference count (for the generations listing).
+func (g *Generation) Refs() int64 { return g.refs.Load() }
+
+// Superseded reports whether a newer generation has been committed.
+func (g *Generation) Superseded() bool { return g.superseded.Load() }
+
+// Acquire adds a reference. Only a holder of a reference may call it (to
+// hand the generation to another goroutine); any goroutine.
+func (g *Generation) Acquire() *Generation {
+	if g.refs.Add(1) <= 1 {
+		panic("config: Acquire on a released generation")
+	}
+	return g
+}
+
+// tryAcquire adds a reference unless the generation has already retired.
+func (g *Generation) tryAcquire() bool {
+	for {
+		n := g.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if g.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Release drops a reference. The last release of a generation that is no
+// longer current (or never committed) retires it on the calling goroutine.
+func (g *Generation) Release() {
+	n := g.refs.Add(-1)
+	if n < 0 {
+		panic("config: Release without a matching reference")
+	}
+	if n == 0 {
+		g.retire()
+	}
+}
+
+// OnRetire registers f to run when the generation retires: after it has been
+// superseded and its last reference released (or when a transaction that
+// built it is rejected). Callbacks run in registration order, before
+// Datafree, on the goroutine that releases the last reference. The caller
+// must hold a reference.
+func (g *Generation) OnRetire(f func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.onRetire = append(g.onRetire, f)
+}
+
+func (g *Generation) retire() {
+	g.mu.Lock()
+	if g.retired {
+		g.mu.Unlock()
+		return
+	}
+	g.retired = true
+	fs := g.onRetire
+	g.onRetire = nil
+	g.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+	for _, st := range g.states {
+		if st != nil {
+			st.free()
+		}
+	}
+}
+
+// Retired reports whether the generation has retired.
+func (g *Generation) Retired() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.retired
+}
+
+// Flags of refSet.has.
+const (
+	hasBinding uint8 = 1 << iota
+	hasDomain
+	hasHost
+	hasPathway
+	hasModule
+	hasExtra
+)
+
+// refSet is the scopes a fetch asks about. It lives on the caller's stack.
+type refSet struct {
+	has     uint8
+	binding string
+	domain  string
+	host    string
+	pathway string
+	module  string
+	extra   []ScopeRef
+	// domainUpper and hostUpper record, once per fetch, whether the name
+	// needs lower-casing.
+	domainUpper bool
+	hostUpper   bool
+}
+
+// name returns the instance name for level i (elem e) of a chain, and
+// whether the caller's scopes supply it.
+func (rs *refSet) name(g *Generation, i int, e *elem) (string, bool) {
+	if rs.has&hasExtra != 0 {
+		return rs.extraName(g, e)
+	}
+	switch e.kind {
+	case kindBinding:
+		return rs.binding, rs.has&hasBinding != 0
+	case kindBindingGroup:
+		if rs.has&hasBinding == 0 {
+			return "", false
+		}
+		grp, ok := g.bindingGroup[rs.binding]
+		return grp, ok
+	case kindDomain:
+		return rs.domain, rs.has&hasDomain != 0
+	case kindHost:
+		return rs.host, rs.has&hasHost != 0
+	case kindPathway:
+		return rs.pathway, rs.has&hasPathway != 0
+	case kindPathwayGroup:
+		if rs.has&hasPathway == 0 {
+			return "", false
+		}
+		grp, ok := g.pathwayGroup[rs.pathway]
+		return grp, ok
+	}
+	if !e.named {
+		return "", true
+	}
+	if i == 0 && rs.has&hasModule != 0 {
+		return rs.module, true
+	}
+	return "", false
+}
+
+func (rs *refSet) extraName(g *Generation, e *elem) (string, bool) {
+	for _, r := range rs.extra {
+		if strings.EqualFold(r.Keyword, e.canon) {
+			return r.Name, true
+		}
+	}
+	switch e.kind {
+	case kindBindingGroup:
+		for _, r := range rs.extra {
+			if strings.EqualFold(r.Keyword, "binding") {
+				grp, ok := g.bindingGroup[r.Name]
+				return grp, ok
+			}
+		}
+	case kindPathwayGroup:
+		for _, r := range rs.extra {
+			if strings.EqualFold(r.Keyword, "pathway") {
+				grp, ok := g.pathwayGroup[r.Name]
+				return grp, ok
+			}
+		}
+	}
+	return "", !e.named
+}
+
+// key appends chain c's instance names, joined by NUL, to buf. Domain and
+// host names are lower-cased while copying (DNS names compare without case).
+// last is the offset of the last name.
+func (rs *refSet) key(g *Generation, c *chain, buf []byte) (key []byte, last int, ok bool) {
+	first := true
+	for i := range c.elems {
+		e := &c.elems[i]
+		name, ok := rs.name(g, i, e)
+		if !ok {
+			return nil, 0, false
+		}
+		if !e.named {
+			continue
+		}
+		if !first {
+			buf = append(buf, 0)
+		}
+		first = false
+		last = len(buf)
+		if rs.needsLower(e, name) {
+			buf = appendLower(buf, name)
+		} else {
+			buf = append(buf, name...)
+		}
+	}
+	return buf, last, true
+}
+
+// needsLower reports whether name, the instance name of level e, must be
+// lower-cased before lookup.
+func (rs *refSet) needsLower(e *elem, name string) bool {
+	switch {
+	case e.kind == kindDomain && rs.has&hasExtra == 0:
+		return rs.domainUpper
+	case e.kind == kindHost && rs.has&hasExtra == 0:
+		return rs.hostUpper
+	case e.kind == kindDomain || e.kind == kindHost:
+		return hasUpper(name)
+	}
+	return false
+}
+
+func appendLower(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	return buf
+}
+
+// isRegexName reports whether a Domain or Host name is a /regex/.
+func isRegexName(name string) bool {
+	return len(name) >= 2 && name[0] == '/' && name[len(name)-1] == '/'
+}
+
+func hasUpper(s string) bool {
+	// Eight bytes at a time: this scan is on every domain fetch.
+	const (
+		low7 = 0x7f7f7f7f7f7f7f7f
+		high = 0x8080808080808080
+		geA  = 0x3f3f3f3f3f3f3f3f // 0x80 - 'A': sets bit 7 of bytes >= 'A'
+		gtZ  = 0x2525252525252525 // 0x80 - ('Z'+1): sets bit 7 of bytes > 'Z'
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		w7 := w & low7 // no carries between bytes in the additions below
+		if (w7+geA)&^(w7+gtZ)&high&^w != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}

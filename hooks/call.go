@@ -1,0 +1,91 @@
+package hooks
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+//go:generate go run ./internal/gencall -o call_arity.go
+
+// The call forms are generated (call_arity.go) for providers of 0 to
+// maxArity arguments, plus the With forms that take an invoke func for any
+// other signature:
+//
+//	CallN(h, cur, args...)        valued, on the installed registry, pinned for the call
+//	CallNIn(h, reg, args...)      valued, on reg (the seed's _txn form); the caller keeps reg valid
+//	CallVoidN(h, cur, args...)    void, as CallN
+//	CallVoidNIn(h, reg, args...)  void, as CallNIn
+//
+// Each arity has its own loop so that a provider is called directly, as a
+// loop over a []func would call it: no interface, no reflection, no
+// allocation, no wrapper closure per provider.
+
+// slot is one hook's entry in a sealed registry. entered and exited count the
+// calls through a Current in and out; their difference is the calls in
+// flight, which keeps a retired registry from finalizing (this pair is the
+// per-call pin, and entered doubles as the call counter). calls counts the
+// In forms, whose caller already keeps the registry valid, so they need one
+// atomic add rather than two. The slot is padded to whole cache lines so that
+// calls of different hooks on different cores do not contend.
+type slot struct {
+	table        any // *table[F] of the hook's F; nil: no provider
+	provs        []*provider
+	entered      atomic.Uint64
+	exited       atomic.Uint64
+	backouts     atomic.Uint64 // entries that found the registry retired
+	calls        atomic.Uint64 // calls of the In forms
+	sampled      atomic.Uint64
+	sampledNanos atomic.Int64
+	_            [128 - 88]byte
+}
+
+// The padding above assumes this size; the build fails if it drifts.
+var _ [0]struct{} = [unsafe.Sizeof(slot{}) % 64]struct{}{}
+
+// sample adds one timed call of the hook.
+func (s *slot) sample(ns int64) {
+	s.sampled.Add(1)
+	s.sampledNanos.Add(ns)
+}
+
+// table is a hook's providers in call order: fns is what the call loop reads,
+// provs[i] the registration behind fns[i].
+type table[F any] struct {
+	fns   []F
+	provs []*provider
+}
+
+// newTableFunc returns the decl's table builder for provider type F.
+func newTableFunc[F any]() func([]*provider) any {
+	return func(order []*provider) any {
+		t := &table[F]{fns: make([]F, len(order)), provs: order}
+		for i, p := range order {
+			t.fns[i] = p.fn.(F)
+		}
+		return t
+	}
+}
+
+// has reports whether r (possibly nil) has a provider for hook id.
+func (r *Registry) has(id int) bool {
+	return r != nil && id < len(r.slots) && r.slots[id].table != nil
+}
+
+// count counts a call of hook id in r, which the caller keeps valid; it
+// returns a nil slot when there is no provider to call.
+func (r *Registry) count(id int) (*slot, uint64) {
+	if !r.has(id) {
+		return nil, 0
+	}
+	s := &r.slots[id]
+	return s, s.calls.Add(1)
+}
+
+// exit counts a call out; the last call out of a retired registry finalizes
+// it.
+func (r *Registry) exit(s *slot) {
+	s.exited.Add(1)
+	if r.retired.Load() {
+		r.tryFinalize()
+	}
+}
