@@ -1,0 +1,87 @@
+package sched
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// dispatchQueue is the hand-over queue: producers append under mu, the loop swaps
+// the whole slice out and runs it without the lock. A mutex held for one append
+// is as cheap as a lock-free queue at this size and keeps the batch a plain slice
+// that the loop reuses, so a hand-over allocates nothing.
+type dispatchQueue struct {
+	mu sync.Mutex
+	// mu guards fns.
+	fns []func(time.Time)
+	// nonEmpty mirrors len(fns) > 0 for the loop's lock-free checks.
+	nonEmpty atomic.Bool
+	// spare is the loop's previous batch, kept for reuse; loop goroutine only.
+	spare []func(time.Time)
+}
+
+// Dispatch queues fn to run on the loop goroutine soon, with the iteration's
+// time; functions run in the order they were queued. Any goroutine may call it,
+// the loop's included (fn then runs in a later iteration, never inside the
+// caller). On a loop that has stopped, fn never runs.
+func (l *Loop) Dispatch(fn func(now time.Time)) {
+	if l.finished.Load() {
+		return
+	}
+	q := &l.q
+	q.mu.Lock()
+	q.fns = append(q.fns, fn)
+	q.nonEmpty.Store(true)
+	q.mu.Unlock()
+	l.wake()
+}
+
+// runDispatched runs the functions queued so far. Functions queued while they run
+// wait for the next iteration, so a function that re-queues itself cannot starve
+// fd events.
+func (l *Loop) runDispatched() {
+	q := &l.q
+	if !q.nonEmpty.Load() {
+		return
+	}
+	q.mu.Lock()
+	batch := q.fns
+	q.fns = q.spare[:0]
+	q.nonEmpty.Store(false)
+	q.mu.Unlock()
+	for i, fn := range batch {
+		batch[i] = nil // let the closure go as soon as it ran
+		fn(l.now)
+	}
+	l.stats.dispatched.Add(uint64(len(batch)))
+	q.spare = batch[:0]
+}
+
+// Stats are counters of a loop since it started.
+type Stats struct {
+	// Iterations counts passes through the loop (one epoll_wait each).
+	Iterations uint64
+	// Wakeups counts eventfd writes made to wake the loop from epoll_wait.
+	Wakeups uint64
+	// Dispatched counts functions run from the hand-over queue (Dispatch, Resume).
+	Dispatched uint64
+	// Callbacks counts fd callbacks run.
+	Callbacks uint64
+	// Timers counts timers fired.
+	Timers uint64
+}
+
+type counters struct {
+	iterations, wakeups, dispatched, callbacks, timers atomic.Uint64
+}
+
+// Stats returns the loop's counters. Any goroutine may call it.
+func (l *Loop) Stats() Stats {
+	return Stats{
+		Iterations: l.stats.iterations.Load(),
+		Wakeups:    l.stats.wakeups.Load(),
+		Dispatched: l.stats.dispatched.Load(),
+		Callbacks:  l.stats.callbacks.Load(),
+		Timers:     l.stats.timers.Load(),
+	}
+}

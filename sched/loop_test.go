@@ -1,0 +1,439 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func noopCB(*Event, Mask, time.Time) Mask { return Read }
+func noopTimer(*Timer, time.Time)         {}
+
+func TestOffLoopCallsPanic(t *testing.T) {
+	l := startLoop(t, Options{})
+	a, _ := socketpair(t)
+	var ev *Event
+	var tm *Timer
+	onLoop(t, l, func(time.Time) {
+		var err error
+		if ev, err = l.Add(a, Read, noopCB, nil); err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+		tm = l.After(time.Hour, noopTimer, nil)
+	})
+	cases := []struct {
+		method string
+		call   func()
+	}{
+		{"Add", func() { l.Add(a, Read, noopCB, nil) }},
+		{"AddListener", func() { l.AddListener(a, noopCB, nil) }},
+		{"After", func() { l.After(time.Second, noopTimer, nil) }},
+		{"At", func() { l.At(time.Now(), noopTimer, nil) }},
+		{"Reset", func() { l.Reset(tm, time.Second) }},
+		{"Cancel", func() { l.Cancel(tm) }},
+		{"Suspend", func() { l.Suspend(ev) }},
+		{"Live", func() { l.Live() }},
+		{"Now", func() { l.Now() }},
+		{"Timers", func() { l.Timers() }},
+		{"TLSConn.Handshake", func() { NewTLSServer(a, nil).Handshake(ev, Read) }},
+	}
+	for _, c := range cases {
+		t.Run(c.method, func(t *testing.T) {
+			defer func() {
+				want := "sched: " + c.method + " called off the loop goroutine"
+				if r := recover(); r != want {
+					t.Errorf("panic = %v, want %q", r, want)
+				}
+			}()
+			c.call()
+		})
+	}
+	// The same calls on a loop that is not running are caught too.
+	idle, _ := New(Options{})
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("After on a loop that is not running did not panic")
+			}
+		}()
+		idle.After(time.Second, noopTimer, nil)
+	}()
+}
+
+func TestOnLoop(t *testing.T) {
+	l := startLoop(t, Options{})
+	if l.OnLoop() {
+		t.Error("OnLoop() = true on the test goroutine")
+	}
+	var inside bool
+	onLoop(t, l, func(time.Time) { inside = l.OnLoop() })
+	if !inside {
+		t.Error("OnLoop() = false on the loop")
+	}
+}
+
+// A callback that leaves bytes in the kernel and returns Read is called again
+// without the peer writing anything more.
+func TestReadAgainWithoutNewData(t *testing.T) {
+	l := startLoop(t, Options{})
+	a, b := socketpair(t)
+	const payload = "0123456789"
+	if _, err := unix.Write(b, []byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	var sb strings.Builder
+	calls := 0
+	onLoop(t, l, func(time.Time) {
+		_, err := l.Add(a, Read, func(ev *Event, fired Mask, _ time.Time) Mask {
+			calls++
+			var buf [3]byte // less than is buffered: the rest stays in the kernel
+			n, _ := unix.Read(ev.FD(), buf[:])
+			sb.Write(buf[:n])
+			if sb.Len() == len(payload) {
+				got <- sb.String()
+				return 0
+			}
+			return Read
+		}, nil)
+		if err != nil {
+			t.Errorf("Add: %v", err)
+		}
+	})
+	if s := wait(t, got, "all bytes"); s != payload {
+		t.Errorf("read %q, want %q", s, payload)
+	}
+	onLoop(t, l, func(time.Time) {
+		if calls != 4 {
+			t.Errorf("callback ran %d times, want 4", calls)
+		}
+	})
+}
+
+// Returning the same mask costs no epoll_ctl; a new mask costs one; 0 frees the
+// event, leaves the descriptor open and costs one.
+func TestMaskChanges(t *testing.T) {
+	l := startLoop(t, Options{})
+	a, b := socketpair(t)
+	returns := []Mask{Read, Read, Read | Write, Read | Write, 0}
+	var fired []Mask
+	done := make(chan struct{})
+	var ctlsAtAdd int
+	onLoop(t, l, func(time.Time) {
+		_, err := l.Add(a, Read, func(ev *Event, f Mask, _ time.Time) Mask {
+			fired = append(fired, f)
+			m := returns[len(fired)-1]
+			if m == 0 {
+				close(done)
+			}
+			return m
+		}, nil)
+		if err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+		ctlsAtAdd = l.ctls
+	})
+	// Each write makes a readable iteration; the callback never drains, so
+	// level triggering keeps it ready.
+	unix.Write(b, []byte("x"))
+	wait(t, done, "the callback to return 0")
+	onLoop(t, l, func(time.Time) {
+		if got := l.ctls - ctlsAtAdd; got != 2 {
+			t.Errorf("epoll_ctl calls after Add = %d, want 2 (one MOD, one DEL)", got)
+		}
+		if l.Live() != 0 {
+			t.Errorf("Live() = %d after returning 0", l.Live())
+		}
+		if len(l.events) > a && l.events[a] != nil {
+			t.Error("event still in the table")
+		}
+	})
+	want := []Mask{Read, Read, Read, Read | Write, Read | Write}
+	if fmt.Sprint(fired) != fmt.Sprint(want) {
+		t.Errorf("fired = %v, want %v", fired, want)
+	}
+	if _, err := unix.FcntlInt(uintptr(a), unix.F_GETFD, 0); err != nil {
+		t.Errorf("descriptor closed by the scheduler: %v", err)
+	}
+}
+
+func TestAddErrors(t *testing.T) {
+	l := startLoop(t, Options{})
+	a, _ := socketpair(t)
+	cases := []struct {
+		name string
+		fd   int
+		mask Mask
+		cb   Callback
+		want error
+	}{
+		{"negative fd", -1, Read, noopCB, ErrBadFD},
+		{"empty mask", a, 0, noopCB, ErrBadMask},
+		{"unknown bits", a, 1 << 7, noopCB, ErrBadMask},
+		{"not a descriptor", 1 << 20, Read, noopCB, unix.EBADF},
+	}
+	onLoop(t, l, func(time.Time) {
+		for _, c := range cases {
+			if _, err := l.Add(c.fd, c.mask, c.cb, nil); !errors.Is(err, c.want) {
+				t.Errorf("%s: Add error = %v, want %v", c.name, err, c.want)
+			}
+		}
+		if _, err := l.Add(a, Read, nil, nil); err == nil {
+			t.Error("nil callback: Add succeeded")
+		}
+		if _, err := l.Add(a, Read, noopCB, nil); err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+		if _, err := l.Add(a, Write, noopCB, nil); !errors.Is(err, ErrBusy) {
+			t.Errorf("second Add error = %v, want ErrBusy", err)
+		}
+	})
+}
+
+// A callback that closes its descriptor and gets the same number back (from
+// accept, socket...) may add it at once; the stale event never fires.
+func TestDescriptorNumberReusedInCallback(t *testing.T) {
+	l := startLoop(t, Options{})
+	a, b := socketpair(t)
+	unix.Write(b, []byte("x"))
+	type result struct {
+		reused bool
+		err    error
+	}
+	res := make(chan result, 1)
+	newFired := make(chan Mask, 1)
+	onLoop(t, l, func(time.Time) {
+		l.Add(a, Read, func(ev *Event, _ Mask, _ time.Time) Mask {
+			unix.Close(ev.FD())
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				res <- result{err: err}
+				return 0
+			}
+			t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+			unix.Write(fds[1], []byte("y"))
+			_, err = l.Add(fds[0], Read, func(*Event, Mask, time.Time) Mask {
+				newFired <- Read
+				return 0
+			}, nil)
+			res <- result{reused: fds[0] == a, err: err}
+			return 0 // must not remove the new registration
+		}, nil)
+	})
+	r := wait(t, res, "the callback")
+	if r.err != nil {
+		t.Fatalf("Add of the reused number: %v", r.err)
+	}
+	if !r.reused {
+		t.Skip("the kernel did not hand out the same number")
+	}
+	wait(t, newFired, "the new event to fire")
+}
+
+func TestDispatchFromEightGoroutines(t *testing.T) {
+	l := startLoop(t, Options{})
+	const producers, each = 8, 2000
+	seen := make([][]int, producers)
+	total := 0
+	done := make(chan struct{})
+	var start sync.WaitGroup
+	start.Add(1)
+	for p := range producers {
+		go func() {
+			start.Wait()
+			for i := range each {
+				l.Dispatch(func(time.Time) {
+					if !l.OnLoop() {
+						t.Error("dispatched function off the loop")
+					}
+					seen[p] = append(seen[p], i)
+					if total++; total == producers*each {
+						close(done)
+					}
+				})
+			}
+		}()
+	}
+	start.Done()
+	wait(t, done, "every dispatched function")
+	for p, s := range seen {
+		for i, v := range s {
+			if v != i {
+				t.Fatalf("producer %d: function %d ran as %d: order lost", p, i, v)
+			}
+		}
+	}
+	st := l.Stats()
+	if st.Dispatched < producers*each {
+		t.Errorf("Stats().Dispatched = %d, want >= %d", st.Dispatched, producers*each)
+	}
+	if st.Wakeups > st.Iterations {
+		t.Errorf("%d eventfd writes for %d iterations: more than one per sleep", st.Wakeups, st.Iterations)
+	}
+}
+
+func TestSuspendResume(t *testing.T) {
+	l := startLoop(t, Options{})
+	a, b := socketpair(t)
+	type call struct {
+		ev    *Event
+		fired Mask
+		data  any
+	}
+	calls := make(chan call, 4)
+	var dup *Event
+	suspended := make(chan struct{})
+	onLoop(t, l, func(time.Time) {
+		l.Add(a, Read, func(ev *Event, fired Mask, _ time.Time) Mask {
+			calls <- call{ev, fired, ev.Data}
+			if dup == nil {
+				dup = l.Suspend(ev)
+				close(suspended)
+				return 0
+			}
+			var buf [16]byte
+			unix.Read(ev.FD(), buf[:])
+			return 0
+		}, "conn-data")
+	})
+	unix.Write(b, []byte("1"))
+	first := wait(t, calls, "the first call")
+	wait(t, suspended, "Suspend")
+	// More data while suspended: the descriptor is out of the kernel set, so the
+	// iteration woken by the next Dispatch, which sees the data, calls nobody.
+	unix.Write(b, []byte("2"))
+	onLoop(t, l, func(time.Time) {
+		if l.Live() != 1 {
+			t.Errorf("Live() = %d while suspended, want 1", l.Live())
+		}
+	})
+	select {
+	case c := <-calls:
+		t.Fatalf("callback ran while suspended: %+v", c)
+	default:
+	}
+	// Resume from another goroutine, with a mask that is not ready (Write is
+	// always ready on a socket, so use Except): the callback runs anyway.
+	go l.Resume(dup, Read|Except)
+	second := wait(t, calls, "the resumed call")
+	if second.ev != dup || second.fired != Read|Except || second.data != "conn-data" {
+		t.Errorf("resumed call = %+v, want the duplicate with read|except and the data", second)
+	}
+	if first.ev == dup {
+		t.Error("Suspend returned the original event, not a duplicate")
+	}
+	onLoop(t, l, func(time.Time) {
+		if l.Live() != 0 {
+			t.Errorf("Live() = %d after the duplicate returned 0", l.Live())
+		}
+	})
+}
+
+func TestRunStates(t *testing.T) {
+	l, _ := New(Options{})
+	errc := make(chan error, 1)
+	go func() { errc <- l.Run() }()
+	onLoop(t, l, func(time.Time) {})
+	if err := l.Run(); !errors.Is(err, ErrRunning) {
+		t.Errorf("second Run while running = %v, want ErrRunning", err)
+	}
+	l.Stop()
+	l.Stop() // idempotent
+	if err := wait(t, errc, "Run to return"); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if err := l.Run(); !errors.Is(err, ErrStopped) {
+		t.Errorf("Run after stop = %v, want ErrStopped", err)
+	}
+	ran := false
+	l.Dispatch(func(time.Time) { ran = true }) // dropped, no panic, no write
+	if ran {
+		t.Error("Dispatch ran on a stopped loop")
+	}
+
+	never, _ := New(Options{})
+	if err := never.Shutdown(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Errorf("Shutdown of a loop never run = %v, want ErrStopped", err)
+	}
+	if err := never.Run(); err != nil {
+		t.Errorf("Run after Shutdown = %v, want nil at once", err)
+	}
+	if _, err := New(Options{MaxEvents: -1}); err == nil {
+		t.Error("New accepted MaxEvents -1")
+	}
+	if _, err := New(Options{Tick: -time.Second}); err == nil {
+		t.Error("New accepted a negative Tick")
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	l, _ := New(Options{})
+	runErr := make(chan error, 1)
+	go func() { runErr <- l.Run() }()
+	lfd, cfd := socketpair(t) // stand-ins: a "listener" and a connection
+	listenerTold := make(chan Mask, 1)
+	var conn *Event
+	onLoop(t, l, func(time.Time) {
+		l.AddListener(lfd, func(ev *Event, fired Mask, _ time.Time) Mask {
+			listenerTold <- fired
+			return Read
+		}, nil)
+		conn, _ = l.Add(cfd, Read, func(*Event, Mask, time.Time) Mask { return 0 }, nil)
+	})
+	shutErr := make(chan error, 1)
+	go func() { shutErr <- l.Shutdown(context.Background()) }()
+	if f := wait(t, listenerTold, "the listener's last call"); f != 0 {
+		t.Errorf("listener told with fired = %v, want 0", f)
+	}
+	select {
+	case err := <-shutErr:
+		t.Fatalf("Shutdown returned %v with a connection left", err)
+	default:
+	}
+	// The connection ends (its callback returns 0 on the next readiness).
+	unix.Write(lfd, []byte("bye"))
+	if err := wait(t, shutErr, "Shutdown"); err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	if err := wait(t, runErr, "Run"); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	_ = conn
+}
+
+func TestShutdownDeadline(t *testing.T) {
+	l, _ := New(Options{})
+	runErr := make(chan error, 1)
+	go func() { runErr <- l.Run() }()
+	a, _ := socketpair(t)
+	onLoop(t, l, func(time.Time) { l.Add(a, Read, noopCB, nil) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown = %v, want context.Canceled", err)
+	}
+	if err := wait(t, runErr, "Run"); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	var onLoopErr error
+	l2 := startLoop(t, Options{})
+	onLoop(t, l2, func(time.Time) { onLoopErr = l2.Shutdown(context.Background()) })
+	if !errors.Is(onLoopErr, ErrOnLoop) {
+		t.Errorf("Shutdown on the loop = %v, want ErrOnLoop", onLoopErr)
+	}
+}
+
+func TestMaskString(t *testing.T) {
+	cases := map[Mask]string{0: "0", Read: "read", Read | Write: "read|write", Except | 1<<5: "except|0x20"}
+	for m, want := range cases {
+		if got := m.String(); got != want {
+			t.Errorf("Mask(%d).String() = %q, want %q", uint32(m), got, want)
+		}
+	}
+}
