@@ -1,0 +1,521 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ecelerity-go/ecelerity/config"
+	"github.com/ecelerity-go/ecelerity/control"
+	"github.com/ecelerity-go/ecelerity/hooks"
+	"github.com/ecelerity-go/ecelerity/logging"
+	"github.com/ecelerity-go/ecelerity/memtype"
+	"github.com/ecelerity-go/ecelerity/modules"
+	"github.com/ecelerity-go/ecelerity/sched"
+	"github.com/ecelerity-go/ecelerity/threadpool"
+)
+
+// DefaultShutdownTimeout bounds a graceful shutdown: draining pools, destroying
+// module instances and stopping the loop.
+const DefaultShutdownTimeout = 30 * time.Second
+
+// Options configure a Server: what the command line says.
+type Options struct {
+	// ConfigPath is the configuration file (-c). Empty runs on the embedded default
+	// configuration, written to DefaultConfigName in the default control directory
+	// so that reload and writeback have a file.
+	ConfigPath string
+	// Foreground (-d) copies every paniclog line to Stderr with the TimestampFormat.
+	Foreground bool
+	// PidFile (-p) is held locked while the server runs; empty means none.
+	PidFile string
+	// Libexec (-L) lists the directories scanned for .ecm manifests.
+	Libexec []string
+	// Stderr receives foreground log lines, and every line while no paniclog file is
+	// configured; nil means os.Stderr.
+	Stderr io.Writer
+	// Loaders open modules; nil means the built-in modules compiled in.
+	Loaders []modules.Loader
+	// MemTypes is the memory type registry shown by `memory`; nil means
+	// memtype.Default().
+	MemTypes *memtype.Registry
+	// ShutdownTimeout bounds a graceful shutdown; 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Notify sends readiness states to the service manager; nil means sd_notify
+	// (a no-op unless NOTIFY_SOCKET is set).
+	Notify func(state string) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// state is where a Server is in its life.
+type state int32
+
+const (
+	stateNew state = iota
+	stateStarting
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+// Server is one ecelerity daemon; see the package comment. Create it with New.
+// Start, Reload and Shutdown may be called from any goroutine but the master loop's.
+type Server struct {
+	opts      Options
+	stderr    io.Writer
+	now       func() time.Time
+	startedAt time.Time
+	state     atomic.Int32
+
+	plog  *logging.Paniclog
+	logs  *logging.Logs
+	store *config.Store
+	core  *coreOptions
+	mem   *memtype.Registry
+
+	loop     *sched.Loop
+	loopDone chan struct{}
+	loopErr  error // written before loopDone closes
+
+	pools *threadpool.Manager
+	mods  *modules.Manager
+	ctl   *control.Server
+
+	promReg    *prometheus.Registry
+	metricsSrv *http.Server
+	metricsLn  net.Listener
+
+	pid        *pidFile
+	configPath string
+
+	stats    counters
+	sessions sessions
+	settings atomic.Pointer[coreSettings] // of the current generation
+
+	// listening describes the bound endpoints for the ready line and the tests.
+	listening []string
+	ctlUnix   []string // control socket paths, removed at shutdown
+
+	stopOnce  sync.Once
+	stopReq   chan struct{} // closed by the `shutdown` command
+	reqOnce   sync.Once
+	shutdownE error
+}
+
+// New checks opts and prepares a server; nothing runs until Start.
+func New(opts Options) (*Server, error) {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MemTypes == nil {
+		opts.MemTypes = memtype.Default()
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if opts.Notify == nil {
+		opts.Notify = systemdNotify
+	}
+	s := &Server{opts: opts, stderr: opts.Stderr, now: opts.Now, mem: opts.MemTypes, stopReq: make(chan struct{})}
+	// Until a paniclog file is configured every line goes to stderr, so start-up
+	// problems are seen; Apply turns that off when a file takes over (unless -d).
+	s.plog = logging.NewPaniclog(logging.PaniclogOptions{Now: opts.Now, Stderr: opts.Stderr})
+	s.logs = logging.NewLogs(s.plog)
+	s.promReg = prometheus.NewRegistry()
+	s.sessions.m = map[string]*session{}
+	return s, nil
+}
+
+// Paniclog returns the server's paniclog.
+func (s *Server) Paniclog() *logging.Paniclog { return s.plog }
+
+// Logs returns the server's logs: the ESMTP listener writes its R lines through
+// Logs().Mainlog and its rejections through Logs().Rejectlog.
+func (s *Server) Logs() *logging.Logs { return s.logs }
+
+// Metrics returns the Prometheus registry the metrics endpoint serves, for listeners
+// to add their own collectors (sessions, messages).
+func (s *Server) Metrics() *prometheus.Registry { return s.promReg }
+
+// Counters returns the counters that listeners add to; `summary` and the metrics
+// show them.
+func (s *Server) Counters() *Counters { return &s.stats.pub }
+
+// Loop returns the master loop (nil before Start).
+func (s *Server) Loop() *sched.Loop { return s.loop }
+
+// Modules returns the module manager (nil before Start).
+func (s *Server) Modules() *modules.Manager { return s.mods }
+
+// Pools returns the thread pools (nil before Start).
+func (s *Server) Pools() *threadpool.Manager { return s.pools }
+
+// ConfigPath returns the configuration file the server runs on.
+func (s *Server) ConfigPath() string { return s.configPath }
+
+// Listening returns the bound endpoints, as the ready line lists them.
+func (s *Server) Listening() []string { return append([]string(nil), s.listening...) }
+
+// ShutdownRequested returns a channel closed when the console asked for a shutdown.
+func (s *Server) ShutdownRequested() <-chan struct{} { return s.stopReq }
+
+// LoopDone returns a channel closed when the master loop has returned.
+func (s *Server) LoopDone() <-chan struct{} { return s.loopDone }
+
+// requestShutdown is what the `shutdown` command does: the command may not close the
+// control server it runs in, so it tells Run.
+func (s *Server) requestShutdown() { s.reqOnce.Do(func() { close(s.stopReq) }) }
+
+func (s *Server) logf(l logging.Level, format string, args ...any) {
+	s.plog.Logf(l, "", format, args...)
+}
+
+// Start brings the server up, in order: the pidfile, a check that no live server
+// owns the control sockets, the master loop, the thread pools, generation 1 built
+// with the privileged flag (modules discovered in the libexec path), the control and
+// metrics listeners, then one log line saying what it listens on and READY=1 to the
+// service manager. On any error what was started is stopped again and the error says
+// why.
+func (s *Server) Start(ctx context.Context) (err error) {
+	if !s.state.CompareAndSwap(int32(stateNew), int32(stateStarting)) {
+		return fmt.Errorf("%w: Start called twice", ErrState)
+	}
+	s.startedAt = s.now()
+	s.stats.reset(s.startedAt)
+	defer func() {
+		if err != nil {
+			s.teardown(context.Background())
+			s.state.Store(int32(stateStopped))
+		}
+	}()
+
+	path, err := s.resolveConfigPath()
+	if err != nil {
+		return err
+	}
+	s.configPath = path
+	if s.opts.PidFile != "" {
+		pid, stale, err := acquirePidFile(s.opts.PidFile)
+		if err != nil {
+			return err
+		}
+		s.pid = pid
+		if stale {
+			s.logf(logging.Notice, "replaced the stale pidfile %s left by a process that is gone", s.opts.PidFile)
+		}
+	}
+	if err := preflightControl(path); err != nil {
+		return err
+	}
+
+	s.store = config.NewStore(config.NewRegistry(), config.StoreOptions{
+		Path: path,
+		Warn: func(msg string) { s.logf(logging.Warning, "%s", msg) },
+	})
+	if s.core, err = defineCore(s.store.Registry()); err != nil {
+		return err
+	}
+
+	if s.loop, err = sched.New(sched.Options{}); err != nil {
+		return fmt.Errorf("server: master loop: %w", err)
+	}
+	s.loopDone = make(chan struct{})
+	go func() {
+		defer close(s.loopDone)
+		s.loopErr = s.loop.Run()
+	}()
+
+	s.pools = threadpool.NewManager(threadpool.Options{Loop: s.loop, Logger: s.plog.Logger("threadpool")})
+	s.mods, err = modules.New(modules.Options{
+		Store:       s.store,
+		Loop:        s.loop,
+		HookOptions: hooks.Options{Logger: s.plog.Logger("hooks")},
+		Loaders:     s.opts.Loaders,
+		Libexec:     s.opts.Libexec,
+		Logger:      s.plog.Logger("modules"),
+		Now:         s.now,
+	})
+	if err != nil {
+		return fmt.Errorf("server: module manager: %w", err)
+	}
+	for _, p := range s.mods.ScanProblems() {
+		s.logf(logging.Warning, "libexec: skipped a malformed manifest: %v", p)
+	}
+	s.store.AddParticipant(&coreParticipant{s: s})
+	if err := s.mods.Start(ctx, path); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+	}
+
+	set := s.settings.Load()
+	if err := s.startControl(set); err != nil {
+		return err
+	}
+	if err := s.startMetrics(set); err != nil {
+		return err
+	}
+	s.state.Store(int32(stateRunning))
+	g := s.mods.Current()
+	gen := g.ID()
+	g.Release()
+	s.logf(logging.Notice, "ecelerity %s ready (pid %d, generation %d, config %s): listening on %s",
+		Version(), os.Getpid(), gen, path, strings.Join(s.listening, ", "))
+	s.notify(notifyReady)
+	return nil
+}
+
+// resolveConfigPath returns the configuration file to load, writing the embedded
+// default when none was given.
+func (s *Server) resolveConfigPath() (string, error) {
+	if s.opts.ConfigPath != "" {
+		return filepath.Abs(s.opts.ConfigPath)
+	}
+	dir, err := control.DefaultDir()
+	if err != nil {
+		return "", fmt.Errorf("server: default configuration: %w", err)
+	}
+	path := filepath.Join(dir, DefaultConfigName)
+	if err := writeDefaultConfig(path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// preflightControl refuses to start when a live server answers on a control socket
+// the configuration names (or on the default socket when it names none), before
+// anything else starts: a second daemon must not build a generation, and so run
+// module start-up, only to find the socket taken. A parse error is left to the real
+// load, which reports it properly.
+func preflightControl(path string) error {
+	tree, err := config.ParseFile(path)
+	if err != nil {
+		return nil
+	}
+	var paths []string
+	named := false
+	if cl := tree.Root().Child(scopeControlListener, ""); cl != nil {
+		for _, l := range cl.Children {
+			if strings.EqualFold(l.Keyword, scopeListen) {
+				named = true
+				if strings.Contains(l.Name, "/") {
+					paths = append(paths, l.Name)
+				}
+			}
+		}
+	}
+	if !named {
+		if p, err := control.DefaultAddress(); err == nil {
+			paths = append(paths, p)
+		}
+	}
+	for _, p := range paths {
+		c, err := net.DialTimeout("unix", p, time.Second)
+		if err == nil {
+			c.Close()
+			return fmt.Errorf("%w: a server already answers on %s; not starting a second one", ErrControlInUse, p)
+		}
+	}
+	return nil
+}
+
+// startControl binds the control listener: every Listen of the Control_Listener,
+// or the default socket when there is none.
+func (s *Server) startControl(set *coreSettings) error {
+	reg := control.NewRegistry()
+	var err error
+	s.ctl, err = control.NewServer(control.Config{
+		Registry: reg,
+		Executor: &loopExecutor{loop: s.loop, loopDone: s.loopDone, plog: s.plog},
+		Modules:  moduleRouter{s},
+		Version:  versionText,
+		Audit:    s.logs.Audit(),
+		Logf: func(format string, args ...any) {
+			s.plog.Logf(logging.Warning, "control", format, args...)
+		},
+		IdleTimeout: set.timeout,
+		Now:         s.now,
+	})
+	if err != nil {
+		return fmt.Errorf("server: control: %w", err)
+	}
+	for _, c := range s.commands() {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("server: control command %q: %w", c.Name, err)
+		}
+	}
+	listens := set.control
+	if len(listens) == 0 {
+		p, err := control.DefaultAddress()
+		if err != nil {
+			return fmt.Errorf("%w: default control socket: %w", ErrListen, err)
+		}
+		listens = []controlListen{{Address: p, Unix: true, FileMode: control.DefaultFileMode}}
+	}
+	for _, l := range listens {
+		if l.Unix {
+			if err := s.ctl.ListenUnix(l.Address, l.FileMode); err != nil {
+				if errors.Is(err, control.ErrInUse) {
+					return fmt.Errorf("%w: %w", ErrControlInUse, err)
+				}
+				return fmt.Errorf("%w: control socket %s: %w", ErrListen, l.Address, err)
+			}
+			s.ctlUnix = append(s.ctlUnix, l.Address)
+			s.listening = append(s.listening, "control "+l.Address)
+			continue
+		}
+		addr, err := s.ctl.ListenTCP(l.Address, l.SecretFile)
+		if err != nil {
+			return fmt.Errorf("%w: control %s: %w", ErrListen, l.Address, err)
+		}
+		s.listening = append(s.listening, "control tcp "+addr.String())
+	}
+	// The ESMTP listener of a later issue binds its Listen addresses here, after
+	// generation 1 is built and before the ready line.
+	return nil
+}
+
+// startMetrics serves /metrics on Metrics_Address when it is set. An address
+// without a host listens on loopback only.
+func (s *Server) startMetrics(set *coreSettings) error {
+	if set.metrics == "" {
+		return nil
+	}
+	addr := set.metrics
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	if err := s.promReg.Register(newCollector(s)); err != nil {
+		return fmt.Errorf("server: metrics: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%w: metrics %s: %w", ErrListen, addr, err)
+	}
+	s.metricsLn = ln
+	s.metricsSrv = &http.Server{Handler: metricsHandler(s.promReg), ReadHeaderTimeout: 10 * time.Second}
+	go s.metricsSrv.Serve(ln)
+	s.listening = append(s.listening, "metrics http://"+ln.Addr().String()+"/metrics")
+	return nil
+}
+
+// Reload re-reads the configuration (path, or the running one when empty) and
+// commits it as a new generation: the one path for SIGHUP and `config reload`. It
+// tells the service manager RELOADING=1, then READY=1. A rejected reload logs
+// `Reconfigure failed` with every error (file:line:col) and returns an error wrapping
+// ErrReload; the running generation keeps serving. Not on the loop.
+func (s *Server) Reload(ctx context.Context, path string) error {
+	if state(s.state.Load()) != stateRunning {
+		return fmt.Errorf("%w: not running", ErrState)
+	}
+	s.notify(notifyReloading())
+	defer s.notify(notifyReady)
+	start := s.now()
+	if err := s.mods.Reload(ctx, path); err != nil {
+		s.stats.reloadsFailed.Add(1)
+		// "modules: reload rejected: x" or "..., 2 errors:\n\tx\n\ty" reads as
+		// "Reconfigure failed: x" or "Reconfigure failed: 2 errors: ...".
+		msg := strings.TrimLeft(strings.TrimPrefix(err.Error(), "modules: reload rejected"), ":, ")
+		s.logf(logging.Error, "Reconfigure failed: %s", msg)
+		return fmt.Errorf("%w: %s", ErrReload, msg)
+	}
+	s.stats.reloadsOK.Add(1)
+	g := s.mods.Current()
+	id := g.ID()
+	g.Release()
+	s.logf(logging.Notice, "Reconfigured: generation %d in %v (loop blocked %v)", id, s.now().Sub(start).Round(time.Microsecond), s.mods.LastSwap())
+	return nil
+}
+
+// Shutdown stops the server gracefully: STOPPING=1, the control and metrics
+// listeners stop accepting (commands in progress finish), the thread pools drain,
+// module instances are destroyed, the loop drains and stops, and the pidfile and
+// control sockets are removed. ctx bounds it; when ctx ends (a second SIGTERM
+// cancels it) every step that waits gives up and the rest is torn down at once.
+// Later calls return the first call's result. Not on the loop.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.state.Store(int32(stateStopping))
+		s.notify(notifyStopping)
+		s.logf(logging.Notice, "shutting down")
+		s.shutdownE = s.teardown(ctx)
+		s.state.Store(int32(stateStopped))
+	})
+	return s.shutdownE
+}
+
+// teardown stops whatever Start started, in reverse order, and removes the
+// pidfile. Each step that waits is bounded by ctx.
+func (s *Server) teardown(ctx context.Context) error {
+	var errs []error
+	if s.ctl != nil {
+		closed := make(chan struct{})
+		go func() { s.ctl.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("control listener: %w", ctx.Err()))
+			// Close removes the sockets only once its commands return; an immediate
+			// stop removes them now.
+			for _, p := range s.ctlUnix {
+				os.Remove(p)
+			}
+		}
+	}
+	if s.metricsSrv != nil {
+		s.metricsSrv.Close()
+	}
+	if s.pools != nil {
+		rep, err := s.pools.Shutdown(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("thread pools: %w", err))
+		}
+		if rep.Total() > 0 {
+			s.logf(logging.Warning, "shutdown abandoned %d jobs: %s", rep.Total(), rep)
+		}
+	}
+	if s.mods != nil {
+		if err := s.mods.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("modules: %w", err))
+		}
+	}
+	if s.loop != nil {
+		if err := s.loop.Shutdown(ctx); err != nil && !errors.Is(err, sched.ErrStopped) {
+			errs = append(errs, fmt.Errorf("master loop: %w", err))
+			s.loop.Stop()
+		}
+		<-s.loopDone
+		if s.loopErr != nil {
+			errs = append(errs, fmt.Errorf("master loop: %w", s.loopErr))
+		}
+	}
+	s.sessions.closeAll()
+	err := errors.Join(errs...)
+	if err != nil {
+		s.logf(logging.Error, "shutdown: %v", err)
+	} else if s.state.Load() == int32(stateStopping) {
+		s.logf(logging.Notice, "shutdown complete")
+	}
+	s.logs.Close()
+	s.pid.release()
+	return err
+}
+
+func (s *Server) notify(state string) {
+	if err := s.opts.Notify(state); err != nil {
+		s.logf(logging.Warning, "sd_notify %q: %v", state, err)
+	}
+}
