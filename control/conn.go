@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,12 +26,49 @@ const nonceSize = 32
 // maxUserName bounds the user name in an AUTH line.
 const maxUserName = 64
 
+// conn is one accepted connection.
+type conn struct {
+	net.Conn
+	id uint64 // Ctx.Conn
+
+	// busy is guarded by Server.mu: a request was read and let in by Server.begin,
+	// and its reply is not written yet. Close lets busy connections finish.
+	busy bool
+
+	// mu guards onClose and ended.
+	mu      sync.Mutex
+	onClose []func()
+	ended   bool // the callbacks ran or are running; later ones run at once
+}
+
+// addOnClose queues fn for the end of the connection and reports whether it did;
+// false means the connection has already ended.
+func (c *conn) addOnClose(fn func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return false
+	}
+	c.onClose = append(c.onClose, fn)
+	return true
+}
+
+// end marks the connection ended and returns the callbacks to run.
+func (c *conn) end() []func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	fns := c.onClose
+	c.onClose = nil
+	return fns
+}
+
 // serveConn runs one connection on its own goroutine until the peer leaves, idles out,
 // sends an over-long line or fails to log in, or the server closes.
-func (s *Server) serveConn(c net.Conn, secret []byte) {
+func (s *Server) serveConn(c *conn, secret []byte) {
 	defer s.untrack(c)
-	ctx := &Ctx{Peer: c.RemoteAddr().String(), ctx: s.ctx}
-	if uc, ok := c.(*net.UnixConn); ok {
+	ctx := &Ctx{Conn: c.id, Peer: c.RemoteAddr().String(), conn: c, ctx: s.ctx}
+	if uc, ok := c.Conn.(*net.UnixConn); ok {
 		ctx.Peer, ctx.User = unixPeer(uc)
 	}
 	br := bufio.NewReaderSize(c, 4096)
@@ -65,11 +103,15 @@ func (s *Server) serveConn(c net.Conn, secret []byte) {
 		if err != nil {
 			return // EOF, idle timeout, or Close
 		}
+		if !s.begin(c) {
+			return // Close began: no new request runs, even one already buffered
+		}
 		req := *ctx
 		req.Line = line
 		ok, body, quit := s.handle(&req, line)
 		c.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		if err := writeReply(c, ok, body); err != nil || quit {
+		err = writeReply(c, ok, body)
+		if more := s.finish(c); !more || err != nil || quit {
 			return
 		}
 	}
@@ -77,7 +119,7 @@ func (s *Server) serveConn(c net.Conn, secret []byte) {
 
 // login reads and checks the AUTH line. A bad answer is logged, answered after the
 // login delay, and ends the connection; a line that is not AUTH is refused at once.
-func (s *Server) login(c net.Conn, br *bufio.Reader, ctx *Ctx, secret, nonce []byte) (string, bool) {
+func (s *Server) login(c *conn, br *bufio.Reader, ctx *Ctx, secret, nonce []byte) (string, bool) {
 	c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	line, err := readLine(br, maxHeaderLine+maxUserName)
 	if err != nil && !errors.Is(err, ErrLineTooLong) {
@@ -101,7 +143,7 @@ func (s *Server) login(c net.Conn, br *bufio.Reader, ctx *Ctx, secret, nonce []b
 	}
 	if !ok {
 		s.cfg.Logf("control: failed login from %s as %q", ctx.Peer, user)
-		s.delay(s.ctx, s.cfg.LoginDelay)
+		s.delay(s.stop, s.cfg.LoginDelay)
 		return refuse()
 	}
 	c.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))

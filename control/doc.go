@@ -11,7 +11,9 @@
 //     per connection, and answers each request from a Registry of Commands. Commands
 //     that touch server state run through an Executor (the daemon's runs them on the
 //     master loop); commands marked Blocking run on the connection's goroutine, so a
-//     slow one never stalls the loop. Mutating commands go to an audit log.
+//     slow one never stalls the loop. Mutating commands go to an audit log. Each
+//     connection has an id (Ctx.Conn) and close callbacks (Ctx.OnClose), so that
+//     commands keep per-connection state and drop it when the connection ends.
 //   - Registry holds the commands; modules add theirs. A first word that is no command
 //     but names a module (`name[:instance] args...`) is routed through Modules.
 //   - Client dials an address (see ParseAddress) and sends requests with Do.
@@ -57,7 +59,8 @@
 //
 // The server closes a connection that sends no request for its idle timeout (60 s by
 // default, Momentum's `Timeout`). `quit` is answered with `OK 0` and the connection is
-// closed.
+// closed. When the server shuts down, a request already running is answered before
+// the connection is closed (within a deadline); requests sent after it get no reply.
 //
 // # Commands
 //

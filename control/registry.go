@@ -40,6 +40,11 @@ type Command struct {
 
 // Ctx describes the request a command is running for.
 type Ctx struct {
+	// Conn identifies the connection the request came on: unique among the
+	// connections of one Server for its whole life, the same for every request of a
+	// connection, never 0. Key per-connection state by it, not by Peer: one process
+	// may hold several connections, and a TCP port is reused.
+	Conn uint64
 	// Peer names the other end: "uid=1000 pid=42" on a unix socket, ip:port on TCP.
 	Peer string
 	// User is the login name on TCP, the peer's user name on a unix socket.
@@ -47,12 +52,33 @@ type Ctx struct {
 	// Line is the request line as received.
 	Line string
 
-	ctx context.Context
+	conn *conn // nil in a Ctx the server did not make
+	ctx  context.Context
 }
 
-// Context returns a context cancelled when the server closes; long Blocking commands
-// should watch it.
-func (c *Ctx) Context() context.Context { return c.ctx }
+// Context returns a context cancelled when the server closes and stops waiting for the
+// commands in progress (see Server.CloseContext); long Blocking commands should watch
+// it.
+func (c *Ctx) Context() context.Context {
+	if c.ctx == nil {
+		return context.Background()
+	}
+	return c.ctx
+}
+
+// OnClose registers fn to be called once when the request's connection ends, however
+// it ends: the client quits or hangs up, it idles out, or the server closes. It is the
+// place to drop per-connection state (an open transaction) at once rather than leave
+// it to an expiry. Callbacks run in the order registered, on the connection's
+// goroutine after the socket is closed and after its last command has returned; a
+// panic in one is logged and the rest still run. When the connection has already ended
+// (or c was not made by a Server) fn is called at once, on the caller's goroutine.
+// OnClose may be called from any goroutine, including from Run on the Executor.
+func (c *Ctx) OnClose(fn func()) {
+	if c.conn == nil || !c.conn.addOnClose(fn) {
+		fn()
+	}
+}
 
 // Modules routes commands that start with a module's name, `name[:instance] args...`.
 // The daemon implements it over its module system. Its methods are called through the

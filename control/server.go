@@ -9,9 +9,11 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +26,10 @@ const (
 	DefaultLoginDelay = time.Second
 	// DefaultFileMode lets only the owner use the control socket.
 	DefaultFileMode fs.FileMode = 0o600
+	// DefaultCloseTimeout bounds how long Close waits for the commands in progress to
+	// write their replies: long enough for a reload or a `shutdown` to answer, short
+	// enough that a stuck command does not hold up the process's exit.
+	DefaultCloseTimeout = 5 * time.Second
 )
 
 // Config configures a Server. The zero value works: a fresh registry with the built-in
@@ -43,8 +49,9 @@ type Config struct {
 	// Audit receives one line per Mutating command (see Server); nil discards.
 	// Writes are serialised.
 	Audit io.Writer
-	// Logf logs refused logins, panics and accept errors; nil uses the standard
-	// logger. It may be called from any goroutine.
+	// Logf logs refused logins, panics (in commands and OnClose callbacks) and
+	// accept errors; nil uses the standard logger. It may be called from any
+	// goroutine.
 	Logf func(format string, args ...any)
 	// IdleTimeout closes a connection idle for this long; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
@@ -60,7 +67,11 @@ type Config struct {
 // two, a monitoring script) and mostly idle, so a goroutine each costs little, and it
 // keeps the protocol code straight-line and off the master loop, whose work is reached
 // only through the Executor. Its methods may be called from any goroutine (but see
-// Close).
+// CloseContext).
+//
+// Every connection has an id (Ctx.Conn) and may carry callbacks for its end
+// (Ctx.OnClose), so that commands can keep per-connection state, such as a config
+// transaction, and drop it the moment the console goes away.
 //
 // Every command marked Mutating (and every module command) is written to the audit log
 // as one line:
@@ -71,18 +82,31 @@ type Server struct {
 	cfg     Config
 	reg     *Registry
 	exec    Executor
-	ctx     context.Context
-	cancel  context.CancelFunc
 	auditMu sync.Mutex // serialises writes to cfg.Audit
+
+	// stop is cancelled when Close begins: it ends login delays and accept retries.
+	stop       context.Context
+	stopCancel context.CancelFunc
+	// ctx is the commands' context (Ctx.Context), cancelled when Close stops waiting
+	// for them.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// delay waits d or until ctx ends; tests replace it to observe refused logins.
 	delay func(ctx context.Context, d time.Duration)
+	// draining, when set (by tests), is called by Close once it has stopped accepting
+	// and closed the idle connections, before it waits for the busy ones.
+	draining func()
 
-	// mu guards closed, listeners and conns.
+	lastConn atomic.Uint64 // the last Ctx.Conn handed out
+
+	// mu guards closed, listeners, conns, each conn's busy, busy and drained.
 	mu        sync.Mutex
 	closed    bool
 	listeners []*listener
-	conns     map[net.Conn]struct{}
+	conns     map[*conn]struct{}
+	busy      int           // connections with busy set
+	drained   chan struct{} // made by Close when busy > 0; closed when busy drops to 0
 
 	wg sync.WaitGroup // accept loops and connections
 }
@@ -123,11 +147,12 @@ func NewServer(cfg Config) (*Server, error) {
 		reg:   cfg.Registry,
 		exec:  cfg.Executor,
 		delay: sleepCtx,
-		conns: make(map[net.Conn]struct{}),
+		conns: make(map[*conn]struct{}),
 	}
 	if s.exec == nil {
 		s.exec = &serialExecutor{}
 	}
+	s.stop, s.stopCancel = context.WithCancel(context.Background())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, c := range s.builtins() {
 		if err := s.reg.Register(c); err != nil {
@@ -226,22 +251,23 @@ func (s *Server) acceptLoop(l *listener) {
 			s.cfg.Logf("control: accept on %s: %v", l.ln.Addr(), err)
 			select {
 			case <-time.After(100 * time.Millisecond):
-			case <-s.ctx.Done():
+			case <-s.stop.Done():
 				return
 			}
 			continue
 		}
-		if !s.track(c) {
+		cc := &conn{Conn: c, id: s.lastConn.Add(1)}
+		if !s.track(cc) {
 			c.Close()
 			return
 		}
-		go s.serveConn(c, l.secret)
+		go s.serveConn(cc, l.secret)
 	}
 }
 
 // track adds c to the open connections and to the wait group, unless the server is
 // closed.
-func (s *Server) track(c net.Conn) bool {
+func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -252,12 +278,27 @@ func (s *Server) track(c net.Conn) bool {
 	return true
 }
 
-func (s *Server) untrack(c net.Conn) {
+// untrack ends a connection on its goroutine: it closes the socket, then runs the
+// connection's OnClose callbacks, so that every one has run when Close returns.
+func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
 	c.Close()
+	for _, fn := range c.end() {
+		s.runOnClose(c, fn)
+	}
 	s.wg.Done()
+}
+
+// runOnClose calls one OnClose callback, logging a panic so that the others still run.
+func (s *Server) runOnClose(c *conn, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logf("control: panic in a close callback of connection %d: %v\n%s", c.id, p, debug.Stack())
+		}
+	}()
+	fn()
 }
 
 func (s *Server) isClosed() bool {
@@ -266,11 +307,53 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// Close stops the listeners, removes the unix sockets, closes every connection and
-// waits for the commands in progress to return. Because it waits, a command handler
-// must not call it (it would wait for itself: signal the daemon instead), and the
-// Executor must keep running until it returns. Later calls return nil.
+// begin marks c busy before its request runs, and reports false, running nothing,
+// once Close has begun.
+func (s *Server) begin(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	c.busy = true
+	s.busy++
+	return true
+}
+
+// finish clears c's busy mark after its reply is written, tells a waiting Close when
+// it was the last, and reports whether c may take another request.
+func (s *Server) finish(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.busy = false
+	s.busy--
+	if s.busy == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+	return !s.closed
+}
+
+// Close is CloseContext with a deadline DefaultCloseTimeout from now.
 func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
+	defer cancel()
+	return s.CloseContext(ctx)
+}
+
+// CloseContext shuts the server down without losing a reply: it stops the listeners
+// and removes the unix sockets, closes the idle connections, lets every command
+// already running finish and write its reply (a request not yet started, even one
+// already sent, is not run), then closes the remaining connections, cancels the
+// commands' Context and waits for the handlers to return. When ctx ends first, the
+// busy connections are closed at once: their replies are lost, and a command that
+// ignores its Context still holds CloseContext up. The connections' OnClose callbacks
+// have all run when it returns.
+//
+// Because it waits, a command handler must not call it (it would wait for itself:
+// signal the daemon instead), and the Executor must keep running until it returns.
+// It may be called from any other goroutine; later calls return nil at once.
+func (s *Server) CloseContext(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -278,20 +361,51 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	listeners := s.listeners
-	conns := make([]net.Conn, 0, len(s.conns))
+	var idle []*conn
 	for c := range s.conns {
-		conns = append(conns, c)
+		if !c.busy {
+			idle = append(idle, c)
+		}
+	}
+	var drained <-chan struct{}
+	if s.busy > 0 {
+		s.drained = make(chan struct{})
+		drained = s.drained
 	}
 	s.mu.Unlock()
 
-	s.cancel()
+	s.stopCancel()
 	var errs []error
 	for _, l := range listeners {
 		errs = append(errs, l.close())
 	}
-	for _, c := range conns {
+	// An idle connection owes no reply; one that has just read a request finds the
+	// server closed in begin and runs nothing.
+	for _, c := range idle {
 		c.Close()
 	}
+	if s.draining != nil {
+		s.draining()
+	}
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+		}
+	}
+	// What is left has written its last reply and is on its way out, or overran
+	// ctx. The sockets close before the context is cancelled, so that a command
+	// cut short cannot slip a reply out after the deadline.
+	s.mu.Lock()
+	rest := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		rest = append(rest, c)
+	}
+	s.mu.Unlock()
+	for _, c := range rest {
+		c.Close()
+	}
+	s.cancel()
 	s.wg.Wait()
 	return errors.Join(errs...)
 }

@@ -208,10 +208,10 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// cmdConfig runs the config family with the peer's session. `config reload` is a
-// command of its own (cmdReload): it goes through the module system.
+// cmdConfig runs the config family with the connection's session. `config reload`
+// is a command of its own (cmdReload): it goes through the module system.
 func (s *Server) cmdConfig(ctx *control.Ctx, args []string) (string, error) {
-	return s.sessions.run(ctx.Peer, s.now(), func(sess *config.Session) (string, error) {
+	return s.sessions.run(ctx.Conn, ctx.OnClose, func(sess *config.Session) (string, error) {
 		return s.store.Command(sess, args)
 	})
 }
@@ -221,7 +221,7 @@ func (s *Server) cmdReload(ctx *control.Ctx, args []string) (string, error) {
 	if len(args) > 1 {
 		return "", usage("config reload [path]")
 	}
-	if s.sessions.inTxn(ctx.Peer) {
+	if s.sessions.inTxn(ctx.Conn) {
 		return "", fmt.Errorf("%w: commit or roll back first", config.ErrInTxn)
 	}
 	if err := s.Reload(ctx.Context(), strings.Join(args, "")); err != nil {

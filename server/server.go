@@ -106,7 +106,6 @@ type Server struct {
 
 	// listening describes the bound endpoints for the ready line and the tests.
 	listening []string
-	ctlUnix   []string // control socket paths, removed at shutdown
 
 	stopOnce  sync.Once
 	stopReq   chan struct{} // closed by the `shutdown` command
@@ -137,7 +136,7 @@ func New(opts Options) (*Server, error) {
 	s.plog = logging.NewPaniclog(logging.PaniclogOptions{Now: opts.Now, Stderr: opts.Stderr})
 	s.logs = logging.NewLogs(s.plog)
 	s.promReg = prometheus.NewRegistry()
-	s.sessions.m = map[string]*session{}
+	s.sessions.m = map[uint64]*session{}
 	return s, nil
 }
 
@@ -373,7 +372,6 @@ func (s *Server) startControl(set *coreSettings) error {
 				}
 				return fmt.Errorf("%w: control socket %s: %w", ErrListen, l.Address, err)
 			}
-			s.ctlUnix = append(s.ctlUnix, l.Address)
 			s.listening = append(s.listening, "control "+l.Address)
 			continue
 		}
@@ -462,19 +460,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) teardown(ctx context.Context) error {
 	var errs []error
 	if s.ctl != nil {
+		// The control listener stops accepting and removes its sockets at once,
+		// then lets the commands in progress write their replies (the console's
+		// `shutdown` gets its "Shutting down."), for DefaultCloseTimeout at most
+		// and never past ctx. The loop still runs, so commands on it can finish.
+		cctx, cancel := context.WithTimeout(ctx, control.DefaultCloseTimeout)
+		defer cancel()
 		closed := make(chan struct{})
-		go func() { s.ctl.Close(); close(closed) }()
+		go func() { s.ctl.CloseContext(cctx); close(closed) }()
 		select {
 		case <-closed:
 		case <-ctx.Done():
+			// A command that ignores its context holds CloseContext up; the
+			// sockets are gone already, so the rest of the teardown goes on.
 			errs = append(errs, fmt.Errorf("control listener: %w", ctx.Err()))
-			// Close removes the sockets only once its commands return; an immediate
-			// stop removes them now.
-			for _, p := range s.ctlUnix {
-				os.Remove(p)
-			}
 		}
 	}
+	// Before the modules close: an open transaction holds a generation, which
+	// their close waits for. The connections' close callbacks have normally
+	// rolled back every one already.
+	s.sessions.closeAll()
 	if s.metricsSrv != nil {
 		s.metricsSrv.Close()
 	}
@@ -502,7 +507,6 @@ func (s *Server) teardown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("master loop: %w", s.loopErr))
 		}
 	}
-	s.sessions.closeAll()
 	err := errors.Join(errs...)
 	if err != nil {
 		s.logf(logging.Error, "shutdown: %v", err)

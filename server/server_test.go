@@ -238,6 +238,7 @@ func TestPanicsAreCaughtAndLogged(t *testing.T) {
 
 func TestConfigTransactionOverTheConsole(t *testing.T) {
 	f := startFixture(t, "")
+	probeConns(t, f)
 	b := f.client(t)
 	do(t, b, "config begin")
 	do(t, b, "config set TimestampFormat = y")
@@ -256,35 +257,8 @@ func TestConfigTransactionOverTheConsole(t *testing.T) {
 	if out := do(t, b, "config eval TimestampFormat"); !strings.Contains(out, "= y") {
 		t.Errorf("committed change not visible: %q", out)
 	}
-	if f.s.sessions.inTxn("anyone") || len(f.s.sessions.m) != 0 {
-		t.Errorf("sessions kept after commit: %d", len(f.s.sessions.m))
-	}
-}
-
-func TestSessionsArePerPeerAndExpire(t *testing.T) {
-	f := startFixture(t, "")
-	var ss sessions
-	ss.m = map[string]*session{}
-	t0 := time.Unix(1000, 0)
-	run := func(peer string, at time.Time, args ...string) string {
-		out, err := ss.run(peer, at, func(cs *configSession) (string, error) { return f.s.store.Command(cs, args) })
-		if err != nil {
-			t.Fatalf("%s %v: %v", peer, args, err)
-		}
-		return out
-	}
-	run("p1", t0, "begin")
-	run("p1", t0, "set", "TimestampFormat", "=", "z")
-	if !ss.inTxn("p1") || ss.inTxn("p2") {
-		t.Fatalf("transaction not kept per peer")
-	}
-	run("p2", t0.Add(time.Minute), "eval", "TimestampFormat")
-	if !ss.inTxn("p1") {
-		t.Fatalf("p1's transaction dropped while fresh")
-	}
-	run("p2", t0.Add(sessionIdle+2*time.Minute), "eval", "TimestampFormat")
-	if ss.inTxn("p1") {
-		t.Errorf("p1's idle transaction was not rolled back")
+	if id := do(t, b, "test conn"); f.s.sessions.inTxn(connID(t, id)) {
+		t.Errorf("transaction still open after commit")
 	}
 }
 

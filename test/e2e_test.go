@@ -237,9 +237,10 @@ func TestDefaultConfigRunsOnAFreshMachine(t *testing.T) {
 	if out, errs, code := e.console("", "", "version"); code != 0 || out == "" {
 		t.Errorf("ec_console with no address: exit %d %q %q", code, out, errs)
 	}
-	// The reply may be lost: control.Server.Close closes connections without
-	// flushing the reply of the command that asked for the shutdown.
-	e.console("", "", "shutdown")
+	// The control listener's close lets the running command's reply out first.
+	if out, errs, code := e.console("", "", "shutdown"); code != 0 || strings.TrimSpace(out) != "Shutting down." {
+		t.Errorf("ec_console shutdown: exit %d %q %q; want \"Shutting down.\"", code, out, errs)
+	}
 	if code := d.wait(); code != 0 || exists(want) {
 		t.Errorf("after console shutdown: exit %d, socket left %v", code, exists(want))
 	}
