@@ -1,0 +1,44 @@
+// Package spool keeps the messages the ESMTP listener accepted, durably,
+// before the listener answers 250.
+//
+// # Layout and format
+//
+// A [Spool] owns a directory (the configuration's Spoolbase). Messages live in
+// its "queue" subdirectory, one file each, named by message id. A file holds
+// the body (dot-unstuffed, CRLF lines) followed by the envelope (id, time,
+// peer, HELO, sender, recipients, one per line) and a fixed-size trailer
+// giving both lengths and a CRC-32 of everything before it. A file is written
+// under a temporary name (".tmp-<id>") and renamed into place only once it is
+// whole; recovery ([Open]) removes temporary files and moves any file whose
+// trailer does not check into "corrupt", so a restart never treats half a
+// message as whole.
+//
+// # Durability and group commit
+//
+// With Options.Fsync (the configuration's Force_Fsync, on by default) a
+// message is durable before its commit completes: its data is flushed, it is
+// renamed into place and the queue directory is flushed. All of that happens
+// in one writer job at a time in the SPOOLIN thread pool, never on the event
+// loop. With Options.GroupCommit the job takes every message queued while the
+// previous job ran (waiting up to Options.Window for more), flushes the data
+// of the batch's files, renames them all, and makes the renames durable with
+// one fsync(2) of the directory; the commits of the batch then complete
+// together, on the loop. With Options.SyncFS one syncfs(2) replaces the
+// per-file fdatasync(2) calls: one flush for the whole batch, but of every
+// dirty file of the file system, so it is for a spool on a file system of
+// its own. Without group commit every message gets its own fdatasync and
+// directory fsync, one message after the other.
+//
+// With Fsync off nothing is flushed: a message is renamed into place as soon
+// as it is written and the 250 goes out while it may still be only in the
+// page cache. A crash of the machine (not of the process) can then lose
+// accepted mail. That is for tmpfs spools and benchmarks only, so such a
+// spool is Inline: it writes on the loop (Message.CommitNow), where a tmpfs
+// write is a memory copy, instead of paying a pool round trip per message.
+//
+// # Threads
+//
+// A [Message] is built on the event loop (Write, Flush, Commit, Abort) and
+// its completions run there. The index behind Count, List and Drop is guarded
+// and may be read from any goroutine (the console).
+package spool

@@ -1,0 +1,282 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ecelerity-go/ecelerity/sched"
+	"github.com/ecelerity-go/ecelerity/threadpool"
+)
+
+// Options configure a Spool.
+type Options struct {
+	// Dir is the spool directory (Spoolbase); it is created if missing.
+	Dir string
+	// Mode is the mode of message files; zero means 0640.
+	Mode fs.FileMode
+	// Fsync makes every commit durable before it completes (Force_Fsync).
+	Fsync bool
+	// GroupCommit makes one flush cover every message queued meanwhile.
+	GroupCommit bool
+	// Window is how long a writer job waits for more messages before it
+	// flushes a batch (group commit only); zero flushes what is queued at once,
+	// which already batches every message that arrived during the last flush.
+	Window time.Duration
+	// SyncFS flushes a group-commit batch with one syncfs(2) of the spool's
+	// file system instead of one fdatasync(2) per file: fewer flushes, but it
+	// also flushes every other dirty file of that file system, so it pays off
+	// only for a spool on a file system of its own.
+	SyncFS bool
+	// Pools and Class name the pool the writer jobs run in (SPOOLIN).
+	Pools *threadpool.Manager
+	Class threadpool.ClassID
+	// Loop is the event loop where completions run.
+	Loop *sched.Loop
+	// Logger receives recovery reports; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Entry is one spooled message as Count and List see it.
+type Entry struct {
+	ID       string
+	Size     int64 // body bytes
+	Received time.Time
+	MailFrom string
+	Rcpts    []string
+}
+
+// Report says what Open found in the spool directory.
+type Report struct {
+	Messages    int      // whole messages now in the index
+	TempRemoved int      // temporary files of unfinished writes removed
+	Corrupt     []string // files moved aside to corrupt/
+}
+
+// Spool is a spool directory with its writer. Create it with Open.
+type Spool struct {
+	opts     Options
+	queueDir string
+	dirfd    int // the queue directory, for fsync
+	pid      int
+	seq      atomic.Uint32
+
+	// mu guards index, pending and closed. The loop appends to pending; the
+	// writer job takes it whole.
+	mu      sync.Mutex
+	index   map[string]Entry
+	pending []*op
+	closed  bool
+
+	// Loop-only: whether a writer job is submitted, and the job itself,
+	// reused (the threadpool lets its owner resubmit it once it completed).
+	busy  bool
+	job   threadpool.Job
+	batch []*op // the batch of the running job; written by the worker, read by the completion
+	spare []*op
+}
+
+// Open opens (creating if needed) the spool at opts.Dir and recovers it:
+// temporary files of writes that never finished are removed, every message
+// file is checked whole (trailer lengths and checksum) and indexed, and a
+// file that does not check is moved to corrupt/. It does file IO: call it
+// off the event loop.
+func Open(opts Options) (*Spool, Report, error) {
+	var rep Report
+	if opts.Dir == "" || opts.Pools == nil || opts.Loop == nil {
+		return nil, rep, fmt.Errorf("%w: Dir, Pools and Loop are required", ErrOptions)
+	}
+	if opts.Mode == 0 {
+		opts.Mode = 0o640
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Spool{opts: opts, queueDir: filepath.Join(opts.Dir, "queue"), pid: os.Getpid(), index: map[string]Entry{}}
+	for _, d := range []string{s.queueDir, filepath.Join(opts.Dir, "corrupt")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, rep, fmt.Errorf("spool: open: %w", err)
+		}
+	}
+	if err := s.recover(&rep); err != nil {
+		return nil, rep, err
+	}
+	fd, err := openDir(s.queueDir)
+	if err != nil {
+		return nil, rep, fmt.Errorf("spool: open: %w", err)
+	}
+	s.dirfd = fd
+	s.job = threadpool.Job{Name: "spool commit", Class: opts.Class, Work: s.work, Mode: threadpool.CompleteCallbackSched, Done: s.done, Loop: opts.Loop}
+	rep.Messages = len(s.index)
+	if rep.TempRemoved > 0 || len(rep.Corrupt) > 0 {
+		opts.Logger.Warn("spool recovered", "dir", opts.Dir, "messages", rep.Messages, "temp_removed", rep.TempRemoved, "corrupt", len(rep.Corrupt))
+	}
+	return s, rep, nil
+}
+
+func (s *Spool) recover(rep *Report) error {
+	des, err := os.ReadDir(s.queueDir)
+	if err != nil {
+		return fmt.Errorf("spool: recover: %w", err)
+	}
+	for _, de := range des {
+		name := de.Name()
+		path := filepath.Join(s.queueDir, name)
+		if strings.HasPrefix(name, ".tmp-") {
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("spool: recover: %w", err)
+			}
+			rep.TempRemoved++
+			continue
+		}
+		if !de.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("spool: recover: %w", err)
+		}
+		env, body, err := decodeFile(data)
+		if err == nil && env.ID != name {
+			err = fmt.Errorf("%w: file %s holds id %s", ErrCorrupt, name, env.ID)
+		}
+		if err != nil {
+			s.opts.Logger.Error("spool: corrupt message file moved aside", "file", name, "err", err)
+			if err := os.Rename(path, filepath.Join(s.opts.Dir, "corrupt", name)); err != nil {
+				return fmt.Errorf("spool: recover: %w", err)
+			}
+			rep.Corrupt = append(rep.Corrupt, name)
+			continue
+		}
+		s.index[name] = entryOf(env, int64(len(body)))
+	}
+	return nil
+}
+
+func entryOf(env *Envelope, size int64) Entry {
+	return Entry{ID: env.ID, Size: size, Received: env.Received, MailFrom: env.MailFrom, Rcpts: append([]string(nil), env.Rcpts...)}
+}
+
+// NewID returns a message id unique to this spool: the time in seconds, the
+// process id and a counter, e.g. "6741A2B3-25004-0000001F". Any goroutine.
+func (s *Spool) NewID(now time.Time) string {
+	var b []byte
+	b = appendHexUpper(b, uint64(now.Unix())&0xffffffff, 8)
+	b = append(b, '-')
+	b = fmt.Appendf(b, "%05d", s.pid)
+	b = append(b, '-')
+	b = appendHexUpper(b, uint64(s.seq.Add(1)), 8)
+	return string(b)
+}
+
+func appendHexUpper(dst []byte, v uint64, width int) []byte {
+	var b [16]byte
+	for i := width - 1; i >= 0; i-- {
+		b[i] = "0123456789ABCDEF"[v&0xf]
+		v >>= 4
+	}
+	return append(dst, b[:width]...)
+}
+
+// Inline reports whether the spool writes on the caller's goroutine (the
+// loop): it does when Fsync is off, since such a spool belongs on tmpfs,
+// where a write is a memory copy, and a round trip through a pool would cost
+// more than the write. Commit then completes at once (see CommitNow).
+func (s *Spool) Inline() bool { return !s.opts.Fsync }
+
+// Dir returns the spool directory.
+func (s *Spool) Dir() string { return s.opts.Dir }
+
+// Count returns the number of messages in the spool. Any goroutine.
+func (s *Spool) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.index)
+}
+
+// List returns the spooled messages sorted by id. Any goroutine.
+func (s *Spool) List() []Entry {
+	s.mu.Lock()
+	out := make([]Entry, 0, len(s.index))
+	for _, e := range s.index {
+		out = append(out, e)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func validID(id string) bool {
+	return id != "" && !strings.ContainsAny(id, "/\\\x00") && !strings.HasPrefix(id, ".")
+}
+
+// Drop removes a message from the spool, durably when Fsync is on. It does
+// file IO: any goroutine but the loop.
+func (s *Spool) Drop(id string) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: %q", ErrBadID, id)
+	}
+	s.mu.Lock()
+	_, ok := s.index[id]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err := os.Remove(filepath.Join(s.queueDir, id)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return fmt.Errorf("spool: drop: %w", err)
+	}
+	if s.opts.Fsync {
+		if err := fsync(s.dirfd); err != nil {
+			return fmt.Errorf("spool: drop %s: %w", id, err)
+		}
+	}
+	s.mu.Lock()
+	delete(s.index, id)
+	s.mu.Unlock()
+	return nil
+}
+
+// Load reads and checks one spooled message. It does file IO: any goroutine
+// but the loop.
+func (s *Spool) Load(id string) (*Envelope, []byte, error) {
+	if !validID(id) {
+		return nil, nil, fmt.Errorf("%w: %q", ErrBadID, id)
+	}
+	data, err := os.ReadFile(filepath.Join(s.queueDir, id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return nil, nil, fmt.Errorf("spool: load: %w", err)
+	}
+	env, body, err := decodeFile(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool: load %s: %w", id, err)
+	}
+	return env, body, nil
+}
+
+// Close stops taking work: later commits fail with ErrClosed. Work already
+// handed to the writer still completes. Call it after the loop's sessions are
+// gone and the pools drained; it closes the directory descriptor. Any
+// goroutine but the loop.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return closeFD(s.dirfd)
+}

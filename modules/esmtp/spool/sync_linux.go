@@ -1,0 +1,92 @@
+package spool
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// createFile opens a new file for writing, close-on-exec, failing if it exists.
+func createFile(path string, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, mode)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// writeAll writes every buffer of bufs to fd, with writev(2): usually one
+// system call for all of them.
+func writeAll(fd int, bufs ...[]byte) error {
+	for {
+		for len(bufs) > 0 && len(bufs[0]) == 0 {
+			bufs = bufs[1:]
+		}
+		if len(bufs) == 0 {
+			return nil
+		}
+		n, err := unix.Writev(fd, bufs)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("writev", err)
+		}
+		for n > 0 {
+			if n >= len(bufs[0]) {
+				n -= len(bufs[0])
+				bufs = bufs[1:]
+				continue
+			}
+			bufs[0] = bufs[0][n:]
+			n = 0
+		}
+	}
+}
+
+func fdatasync(fd int) error {
+	for {
+		err := unix.Fdatasync(fd)
+		if err != unix.EINTR {
+			return os.NewSyscallError("fdatasync", err)
+		}
+	}
+}
+
+func fsync(fd int) error {
+	for {
+		err := unix.Fsync(fd)
+		if err != unix.EINTR {
+			return os.NewSyscallError("fsync", err)
+		}
+	}
+}
+
+// syncfs flushes the whole file system holding fd: one call covers every
+// file of a batch (and every other dirty file there).
+func syncfs(fd int) error {
+	for {
+		err := unix.Syncfs(fd)
+		if err != unix.EINTR {
+			return os.NewSyscallError("syncfs", err)
+		}
+	}
+}
+
+func closeFD(fd int) error {
+	return os.NewSyscallError("close", unix.Close(fd))
+}
+
+// openDir opens a directory for fsync, close-on-exec.
+func openDir(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return fd, nil
+}

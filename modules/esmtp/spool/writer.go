@@ -1,0 +1,435 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ecelerity-go/ecelerity/threadpool"
+)
+
+// bodyBufSize is the capacity of the body buffers kept in bufPool: a 1 KiB
+// message and the first part of a 100 KiB one fit without growing.
+const bodyBufSize = 64 << 10
+
+// maxPooledBuf bounds the buffers given back to bufPool, so that one huge
+// message does not pin its memory.
+const maxPooledBuf = 1 << 20
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, bodyBufSize); return &b }}
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuf {
+		return
+	}
+	b = b[:0]
+	bufPool.Put(&b)
+}
+
+type opKind uint8
+
+const (
+	opAppend opKind = iota
+	opCommit
+	opAbort
+)
+
+// op is one request to the writer. The loop fills it; the worker sets err;
+// the completion, back on the loop, calls done.
+type op struct {
+	kind opKind
+	msg  *Message
+	data []byte
+	done func(error)
+	err  error
+}
+
+// Message is a message being spooled. Begin creates it on the loop; Write,
+// Flush, Commit and Abort are loop-only. Between Commit (or Abort) and the
+// end of the message's last completion, nothing may touch it.
+type Message struct {
+	s   *Spool
+	env *Envelope
+
+	// Loop-only.
+	buf      []byte // body bytes not yet handed to the writer
+	size     int64  // body bytes written so far
+	inflight int    // Flushes not completed
+	ended    bool   // Commit or Abort called
+	flushed  bool   // a Flush handed bytes to the writer
+
+	// Writer-only (one writer job at a time, so no lock).
+	fd      int
+	tmp     string
+	crc     uint32
+	written int64
+	failed  error
+}
+
+// Begin starts a message with its envelope. env.ID should come from NewID;
+// the envelope may still change (recipients, binding) until Commit. Loop-only.
+func (s *Spool) Begin(env *Envelope) *Message {
+	return &Message{s: s, env: env, buf: getBuf(), fd: -1}
+}
+
+// Envelope returns the message's envelope (loop-only until Commit).
+func (m *Message) Envelope() *Envelope { return m.env }
+
+// Write appends body bytes in memory. Loop-only.
+func (m *Message) Write(p []byte) {
+	m.buf = append(m.buf, p...)
+	m.size += int64(len(p))
+}
+
+// Size returns the body bytes written so far.
+func (m *Message) Size() int64 { return m.size }
+
+// Buffered returns the body bytes held in memory, not yet handed to the
+// writer. A caller bounding its memory calls Flush above its chunk size.
+func (m *Message) Buffered() int { return len(m.buf) }
+
+// InFlight returns the number of Flushes whose completion has not run yet.
+func (m *Message) InFlight() int { return m.inflight }
+
+// Flush hands the buffered body bytes to the writer, which appends them to
+// the message's temporary file; done (optional) runs on the loop once they are
+// written (not yet durable: only Commit is). Loop-only.
+func (m *Message) Flush(done func(error)) {
+	if len(m.buf) == 0 {
+		if done != nil {
+			m.s.opts.Loop.Dispatch(func(time.Time) { done(nil) })
+		}
+		return
+	}
+	m.flushed = true
+	data := m.buf
+	m.buf = getBuf()
+	if m.s.Inline() {
+		err := m.writeData(data)
+		if done != nil {
+			m.s.opts.Loop.Dispatch(func(time.Time) { done(err) })
+		}
+		return
+	}
+	m.inflight++
+	m.s.enqueue(&op{kind: opAppend, msg: m, data: data, done: func(err error) {
+		m.inflight--
+		if done != nil {
+			done(err)
+		}
+	}})
+}
+
+// Commit writes the rest of the body and the envelope and puts the message in
+// the spool; done runs on the loop once the message is in place, and durable
+// when Fsync is on: only then may the listener answer 250. A nil error means
+// the message is spooled. Loop-only; done is never called before Commit
+// returns.
+func (m *Message) Commit(done func(error)) {
+	m.ended = true
+	data := m.buf
+	m.buf = nil
+	m.s.enqueue(&op{kind: opCommit, msg: m, data: data, done: done})
+}
+
+// CommitNow is Commit for an Inline spool: it writes the message and renames
+// it into place before it returns, and its error says whether the message is
+// spooled. Loop-only; on a spool that is not Inline it fails.
+func (m *Message) CommitNow() error {
+	if !m.s.Inline() {
+		return fmt.Errorf("%w: CommitNow on a durable spool", ErrOptions)
+	}
+	m.ended = true
+	data := m.buf
+	m.buf = nil
+	m.s.mu.Lock()
+	closed := m.s.closed
+	m.s.mu.Unlock()
+	if closed {
+		putBuf(data)
+		return ErrClosed
+	}
+	if err := m.finish(data); err != nil {
+		m.discard()
+		return err
+	}
+	if err := os.Rename(m.tmp, filepath.Join(m.s.queueDir, m.env.ID)); err != nil {
+		m.discard()
+		return fmt.Errorf("spool: commit %s: %w", m.env.ID, err)
+	}
+	m.s.mu.Lock()
+	m.s.index[m.env.ID] = entryOf(m.env, m.written)
+	m.s.mu.Unlock()
+	return nil
+}
+
+// Abort discards the message and its temporary file. Loop-only.
+func (m *Message) Abort() {
+	if m.ended {
+		return
+	}
+	m.ended = true
+	putBuf(m.buf)
+	m.buf = nil
+	if !m.flushed {
+		// Nothing reached the writer: no file to remove.
+		return
+	}
+	if m.s.Inline() {
+		m.discard()
+		return
+	}
+	m.s.enqueue(&op{kind: opAbort, msg: m})
+}
+
+// enqueue hands op to the writer, starting a job if none runs. Loop-only.
+func (s *Spool) enqueue(o *op) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.fail([]*op{o}, ErrClosed)
+		return
+	}
+	s.pending = append(s.pending, o)
+	s.mu.Unlock()
+	if !s.busy {
+		s.submit()
+	}
+}
+
+// submit starts the writer job. Loop-only.
+func (s *Spool) submit() {
+	s.busy = true
+	if err := s.opts.Pools.Submit(&s.job); err != nil {
+		s.busy = false
+		s.mu.Lock()
+		ops := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		s.fail(ops, fmt.Errorf("spool: writer job: %w", err))
+	}
+}
+
+// fail completes ops with err on a later loop iteration, so that no done runs
+// inside the call that queued it.
+func (s *Spool) fail(ops []*op, err error) {
+	s.opts.Loop.Dispatch(func(time.Time) {
+		for _, o := range ops {
+			if o.done != nil {
+				o.done(err)
+			}
+		}
+	})
+}
+
+// work is the writer job: it takes every queued op and writes, flushes and
+// renames the batch. Worker goroutine; one at a time.
+func (s *Spool) work(*threadpool.Job) error {
+	if s.opts.Fsync && s.opts.GroupCommit && s.opts.Window > 0 {
+		time.Sleep(s.opts.Window)
+	}
+	s.mu.Lock()
+	s.batch, s.pending = s.pending, s.spare[:0]
+	s.mu.Unlock()
+	var commits []*op
+	for _, o := range s.batch {
+		m := o.msg
+		switch o.kind {
+		case opAppend:
+			o.err = m.writeData(o.data)
+		case opAbort:
+			m.discard()
+		case opCommit:
+			if o.err = m.finish(o.data); o.err != nil {
+				m.discard()
+				continue
+			}
+			commits = append(commits, o)
+		}
+	}
+	if len(commits) == 0 {
+		return nil
+	}
+	if s.opts.Fsync && s.opts.GroupCommit {
+		if s.opts.SyncFS {
+			if err := syncfs(s.dirfd); err != nil {
+				for _, o := range commits {
+					o.err = fmt.Errorf("spool: commit %s: %w", o.msg.env.ID, err)
+				}
+			}
+		} else {
+			syncBatch(commits)
+		}
+		for _, o := range commits {
+			m := o.msg
+			fd := m.fd
+			m.fd = -1
+			if err := closeFD(fd); err != nil && o.err == nil {
+				o.err = fmt.Errorf("spool: %s: %w", m.env.ID, err)
+			}
+		}
+		kept := commits[:0]
+		for _, o := range commits {
+			if o.err != nil {
+				o.msg.discard()
+				continue
+			}
+			kept = append(kept, o)
+		}
+		commits = kept
+	}
+	renamed := commits[:0:0]
+	for _, o := range commits {
+		m := o.msg
+		if err := os.Rename(m.tmp, filepath.Join(s.queueDir, m.env.ID)); err != nil {
+			o.err = fmt.Errorf("spool: commit %s: %w", m.env.ID, err)
+			m.discard()
+			continue
+		}
+		renamed = append(renamed, o)
+	}
+	if s.opts.Fsync && len(renamed) > 0 {
+		if err := fsync(s.dirfd); err != nil {
+			// Not known durable: fail the batch and take the files back, so
+			// that a message the client will send again is not kept twice.
+			for _, o := range renamed {
+				o.err = fmt.Errorf("spool: commit %s: %w", o.msg.env.ID, err)
+				_ = os.Remove(filepath.Join(s.queueDir, o.msg.env.ID))
+			}
+			return nil
+		}
+	}
+	s.mu.Lock()
+	for _, o := range renamed {
+		s.index[o.msg.env.ID] = entryOf(o.msg.env, o.msg.written)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// done is the writer job's completion, on the loop: it completes the batch
+// and starts the next job if more work arrived.
+func (s *Spool) done(*threadpool.Job) {
+	batch := s.batch
+	s.batch = nil
+	for i, o := range batch {
+		if o.done != nil {
+			o.done(o.err)
+		}
+		batch[i] = nil
+	}
+	s.spare = batch[:0]
+	s.mu.Lock()
+	more := len(s.pending) > 0
+	s.mu.Unlock()
+	s.busy = false
+	if more {
+		s.submit()
+	}
+}
+
+// open creates the message's temporary file. Writer only.
+func (m *Message) open() error {
+	if m.fd >= 0 {
+		return nil
+	}
+	m.tmp = filepath.Join(m.s.queueDir, ".tmp-"+m.env.ID)
+	fd, err := createFile(m.tmp, uint32(m.s.opts.Mode.Perm()))
+	if err != nil {
+		return fmt.Errorf("spool: %s: %w", m.env.ID, err)
+	}
+	m.fd = fd
+	return nil
+}
+
+// writeData appends body bytes to the temporary file. Writer only.
+func (m *Message) writeData(data []byte) error {
+	defer putBuf(data)
+	if m.failed != nil {
+		return m.failed
+	}
+	if err := m.open(); err != nil {
+		m.failed = err
+		return err
+	}
+	if err := writeAll(m.fd, data); err != nil {
+		m.failed = fmt.Errorf("spool: %s: %w", m.env.ID, err)
+		return m.failed
+	}
+	m.crc = crc32.Update(m.crc, crc32.IEEETable, data)
+	m.written += int64(len(data))
+	return nil
+}
+
+// finish writes the last body bytes, the envelope and the trailer, flushes
+// the file when each message syncs alone, and closes it. Writer only.
+func (m *Message) finish(data []byte) error {
+	defer putBuf(data)
+	if m.failed != nil {
+		return m.failed
+	}
+	if err := m.open(); err != nil {
+		return err
+	}
+	m.crc = crc32.Update(m.crc, crc32.IEEETable, data)
+	m.written += int64(len(data))
+	if m.written != m.size {
+		return fmt.Errorf("spool: %s: wrote %d of %d body bytes", m.env.ID, m.written, m.size)
+	}
+	tail := getBuf()
+	defer func() { putBuf(tail) }()
+	tail = appendEnvelope(tail, m.env)
+	envLen := len(tail)
+	m.crc = crc32.Update(m.crc, crc32.IEEETable, tail)
+	tail = appendTrailer(tail, m.written, envLen, m.crc)
+	// The rest of the body and the tail in one system call.
+	if err := writeAll(m.fd, data, tail); err != nil {
+		return fmt.Errorf("spool: %s: %w", m.env.ID, err)
+	}
+	if m.s.opts.Fsync && m.s.opts.GroupCommit {
+		// The batch flushes it with the others and closes it (syncBatch).
+		return nil
+	}
+	if m.s.opts.Fsync {
+		if err := fdatasync(m.fd); err != nil {
+			return fmt.Errorf("spool: %s: %w", m.env.ID, err)
+		}
+	}
+	fd := m.fd
+	m.fd = -1
+	if err := closeFD(fd); err != nil {
+		return fmt.Errorf("spool: %s: %w", m.env.ID, err)
+	}
+	return nil
+}
+
+// discard closes and removes the temporary file, if any. Writer only.
+func (m *Message) discard() {
+	if m.fd >= 0 {
+		_ = closeFD(m.fd)
+		m.fd = -1
+	}
+	if m.tmp != "" {
+		if err := os.Remove(m.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			m.s.opts.Logger.Warn("spool: cannot remove temporary file", "file", m.tmp, "err", err)
+		}
+	}
+}
+
+// syncBatch flushes the data of every file of a batch, one after the other,
+// recording each failure in its op. (Concurrent flushes, which a journal may
+// fold into shared commits, were measured slower here and cost a thread per
+// blocked call; for one flush per batch, use SyncFS.) Writer only.
+func syncBatch(ops []*op) {
+	for _, o := range ops {
+		if err := fdatasync(o.msg.fd); err != nil {
+			o.err = fmt.Errorf("spool: %s: %w", o.msg.env.ID, err)
+		}
+	}
+}
