@@ -54,9 +54,18 @@ func checkErrors(_ context.Context, opts Options, path string) []error {
 	if err != nil {
 		return []error{err}
 	}
+	loaders := opts.Loaders
+	if loaders == nil {
+		ext, release, err := checkExtensions(opts, store, path)
+		if err != nil {
+			return []error{err}
+		}
+		defer release()
+		loaders = ext.loaders
+	}
 	mods, err := modules.New(modules.Options{
 		Store:   store,
-		Loaders: opts.Loaders,
+		Loaders: loaders,
 		Libexec: opts.Libexec,
 		Logger:  slog.New(slog.DiscardHandler),
 	})

@@ -64,8 +64,16 @@ func (s *Server) commands() []control.Command {
 				}
 				return []string{"queue"}
 			}},
-		{Name: "module list", Help: "List the modules: kind, state, instances.", Blocking: true,
-			Run: func(*control.Ctx, []string) (string, error) { return modules.FormatModuleList(s.mods.Modules()), nil }},
+		{Name: "module list", Help: "List the modules: kind, state, instances, and the Lua modules native ones shadow.", Blocking: true,
+			Run: func(*control.Ctx, []string) (string, error) { return s.moduleList(), nil }},
+		{Name: "native list", Help: "List the native libraries loaded: the current load of each file (cached) and older loads still in use (orphan).",
+			Blocking: true,
+			Run: func(_ *control.Ctx, args []string) (string, error) {
+				if len(args) != 0 {
+					return "", usage("native list")
+				}
+				return s.ext.libraries(), nil
+			}},
 		{Name: "module dryrun", Usage: "module dryrun [path]", Help: "Show what a reload of the file would change and every error, without reloading.", Blocking: true,
 			Run: func(_ *control.Ctx, args []string) (string, error) {
 				if len(args) > 1 {
@@ -111,6 +119,17 @@ func (s *Server) commands() []control.Command {
 
 func fixed(words ...string) func([]string) []string {
 	return func([]string) []string { return words }
+}
+
+// moduleList renders `module list`: the module system's blocks, each native module's
+// followed by the Lua module of the same name it shadows, if any.
+func (s *Server) moduleList() string {
+	var b strings.Builder
+	for _, st := range s.mods.Modules() {
+		b.WriteString(modules.FormatModuleList([]modules.ModuleStatus{st}))
+		b.WriteString(s.ext.shadows(st))
+	}
+	return b.String()
 }
 
 // cmdSummary shows `Summary Statistics`, Momentum's block of `Label: value` lines.

@@ -21,6 +21,9 @@ const (
 	scopeDebugFlags      = "Debug_Flags"
 )
 
+// Names of core options read before the first generation exists.
+const optNativeRuntimeDir = "Native_Runtime_Dir"
+
 // coreOptions are the handles of the options the server owns; see the package
 // comment for the configuration they read.
 type coreOptions struct {
@@ -39,6 +42,8 @@ type coreOptions struct {
 	debugFlags      [6]*config.Option[[]string] // by logging.Level
 	spoolbase       *config.Option[string]
 	metricsAddress  *config.Option[string]
+	nativeDir       *config.Option[string]
+	dynamicReload   *config.Option[bool]
 }
 
 func nonNegative(v int64) error {
@@ -105,6 +110,12 @@ func defineCore(reg *config.Registry) (*coreOptions, error) {
 	def(err)
 	o.metricsAddress, err = config.Define(reg, config.Spec[string]{Name: "Metrics_Address", Fallback: "Global", NotDynamic: true}, config.StringType())
 	def(err)
+	// Read from the file before generation 1 exists (the native loader is made
+	// before the module manager); defined so that it validates and shows in config.
+	o.nativeDir, err = config.Define(reg, config.Spec[string]{Name: optNativeRuntimeDir, Fallback: "Global", NotDynamic: true}, config.StringType())
+	def(err)
+	o.dynamicReload, err = config.Define(reg, config.Spec[bool]{Name: "Dynamic_Reload_Mode", Fallback: "Global", Default: "true"}, config.BoolType())
+	def(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("server: define core options: %w", err)
 	}
@@ -131,6 +142,9 @@ type coreSettings struct {
 	modLevels map[string]logging.Level
 	spoolbase string
 	metrics   string
+	// dynamicReload is Dynamic_Reload_Mode: whether a changed native library is
+	// loaded anew at a reload (off: once per process).
+	dynamicReload bool
 }
 
 // read collects the settings of g. Scope instances are read from the generation's
@@ -141,7 +155,9 @@ func (o *coreOptions) read(g *config.Generation) (*coreSettings, error) {
 		spoolbase: o.spoolbase.Global(g),
 		metrics:   o.metricsAddress.Global(g),
 		coreLevel: logging.DefaultCoreLevel,
-		modLevels: map[string]logging.Level{},
+
+		dynamicReload: o.dynamicReload.Global(g),
+		modLevels:     map[string]logging.Level{},
 	}
 	s.timeout = time.Duration(o.timeout.Fetch(g)) * time.Second
 	s.logs = logging.Paths{

@@ -16,6 +16,13 @@
 //     gracefully. Run does all of it around a signal channel.
 //   - Check is `ecelerity --check`: the module manager's dry run of a file, every
 //     error with its file:line:col, nothing started.
+//   - The module kinds beyond the built-ins (extensions.go): unless Options.Loaders
+//     are given, the server makes the Lua scriptlet runtime (the scriptlet module,
+//     Lua modules by name, msys.cmod for scripts; paniclog tag "scriptlet") and the
+//     native module loader, and hands the module manager its loaders in precedence
+//     order: built-in Go modules, native modules, Lua modules. `native list` shows
+//     the native libraries loaded; `module list` says which Lua module a native one
+//     shadows. Both are closed after the modules at shutdown.
 //
 // # Configuration the server owns
 //
@@ -31,14 +38,22 @@
 //	                                                         severe level with a non-empty list
 //	Spoolbase = "/var/spool/ecelerity"                       accepted; the spool of a later issue reads it
 //	Metrics_Address = "127.0.0.1:9025"                       Prometheus /metrics; off when empty
+//	Native_Runtime_Dir = "/run/ecelerity/native"             private copies of native libraries
+//	                                                         (default: the first control socket's
+//	                                                         path + ".native"); cleaned at start-up
+//	Dynamic_Reload_Mode = true                               false: a native library loads once per
+//	                                                         process; a changed file waits for a restart
 //
 // The log files are a core stanza, Logging, rather than an ec_logger module instance:
 // the paniclog must exist before any module loads and after the last one is gone, and
 // one set of files per process is what the daemon writes. A Control_Listener without
 // a Listen listens on control.DefaultAddress(), the console's default. The control
 // listener, Metrics_Address and Spoolbase are read at start-up only (a reload that
-// changes them warns that a restart is needed); pools, log paths, levels and the
-// timestamp format follow every committed generation.
+// changes them warns that a restart is needed), and so is Native_Runtime_Dir, which
+// is read from the file before generation 1 exists; pools, log paths, levels and the
+// timestamp format follow every committed generation. Dynamic_Reload_Mode follows
+// them too, but the native loader reads it when it loads: a reload that changes it
+// counts from the next reload on.
 //
 // # Goroutines
 //

@@ -84,6 +84,9 @@ func (p *coreParticipant) Commit(_, next *config.Generation) {
 	if err := s.pools.Apply(set.pools); err != nil {
 		s.logf(logging.Error, "thread pools not resized: %v", err)
 	}
+	// The loader reads the switch at its next load: a change made by this
+	// generation counts from the next reload on.
+	s.ext.setReload(set.dynamicReload)
 	s.settings.Store(set)
 }
 

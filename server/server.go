@@ -22,6 +22,7 @@ import (
 	"github.com/ecelerity-go/ecelerity/logging"
 	"github.com/ecelerity-go/ecelerity/memtype"
 	"github.com/ecelerity-go/ecelerity/modules"
+	"github.com/ecelerity-go/ecelerity/modules/scriptlet"
 	"github.com/ecelerity-go/ecelerity/sched"
 	"github.com/ecelerity-go/ecelerity/threadpool"
 )
@@ -45,8 +46,15 @@ type Options struct {
 	// Stderr receives foreground log lines, and every line while no paniclog file is
 	// configured; nil means os.Stderr.
 	Stderr io.Writer
-	// Loaders open modules; nil means the built-in modules compiled in.
+	// Loaders open modules. Nil means the server's own chain: the built-in Go modules
+	// of Builtins plus the scriptlet module, native modules (X.so beside X.ecm in the
+	// libexec path), then Lua modules (X.lua in libexec/lua, or beside X.ecm). Given
+	// loaders are used as they are, and the server then makes no scriptlet runtime
+	// and no native loader.
 	Loaders []modules.Loader
+	// Builtins are the built-in Go modules of the server's own loader chain; nil
+	// means the process-wide set (modules registered from init). The set is copied.
+	Builtins *modules.Builtins
 	// MemTypes is the memory type registry shown by `memory`; nil means
 	// memtype.Default().
 	MemTypes *memtype.Registry
@@ -91,6 +99,7 @@ type Server struct {
 
 	pools *threadpool.Manager
 	mods  *modules.Manager
+	ext   *extensions // nil when Options.Loaders were given
 	ctl   *control.Server
 
 	promReg    *prometheus.Registry
@@ -111,6 +120,14 @@ type Server struct {
 	stopReq   chan struct{} // closed by the `shutdown` command
 	reqOnce   sync.Once
 	shutdownE error
+}
+
+// builtins returns the built-in modules of the server's own loader chain.
+func (o Options) builtins() *modules.Builtins {
+	if o.Builtins != nil {
+		return o.Builtins
+	}
+	return modules.DefaultBuiltins()
 }
 
 // New checks opts and prepares a server; nothing runs until Start.
@@ -218,7 +235,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.logf(logging.Notice, "replaced the stale pidfile %s left by a process that is gone", s.opts.PidFile)
 		}
 	}
-	if err := preflightControl(path); err != nil {
+	// A file that does not parse is left to the real load, which reports it properly.
+	tree, _ := config.ParseFile(path)
+	if err := preflightControl(tree); err != nil {
 		return err
 	}
 
@@ -240,11 +259,24 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 
 	s.pools = threadpool.NewManager(threadpool.Options{Loop: s.loop, Logger: s.plog.Logger("threadpool")})
+	loaders := s.opts.Loaders
+	if loaders == nil {
+		dir, err := nativeRuntimeDir(tree, path, s.opts.PidFile)
+		if err != nil {
+			return err
+		}
+		s.ext = newExtensions(extOptions{
+			builtins: s.opts.builtins(), loop: s.loop, pools: s.pools, store: s.store, mem: s.mem,
+			scriptLog: s.plog.Logger(scriptlet.ModuleName), nativeLog: s.plog.Logger("native"), prefixed: true,
+			configDir: filepath.Dir(path), libexec: s.opts.Libexec, runtimeDir: dir,
+		})
+		loaders = s.ext.loaders
+	}
 	s.mods, err = modules.New(modules.Options{
 		Store:       s.store,
 		Loop:        s.loop,
 		HookOptions: hooks.Options{Logger: s.plog.Logger("hooks")},
-		Loaders:     s.opts.Loaders,
+		Loaders:     loaders,
 		Libexec:     s.opts.Libexec,
 		Logger:      s.plog.Logger("modules"),
 		Now:         s.now,
@@ -252,12 +284,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: module manager: %w", err)
 	}
+	s.ext.attach(s.mods)
 	for _, p := range s.mods.ScanProblems() {
 		s.logf(logging.Warning, "libexec: skipped a malformed manifest: %v", p)
 	}
 	s.store.AddParticipant(&coreParticipant{s: s})
 	if err := s.mods.Start(ctx, path); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+	}
+	if s.ext != nil && s.ext.nativeErr != nil {
+		// After generation 1, so that the line is in the configured paniclog.
+		s.logf(logging.Error, "native modules unavailable: %v", s.ext.nativeErr)
 	}
 
 	set := s.settings.Load()
@@ -297,21 +334,35 @@ func (s *Server) resolveConfigPath() (string, error) {
 // preflightControl refuses to start when a live server answers on a control socket
 // the configuration names (or on the default socket when it names none), before
 // anything else starts: a second daemon must not build a generation, and so run
-// module start-up, only to find the socket taken. A parse error is left to the real
-// load, which reports it properly.
-func preflightControl(path string) error {
-	tree, err := config.ParseFile(path)
-	if err != nil {
+// module start-up, only to find the socket taken. A tree that did not parse (nil)
+// is left to the real load, which reports it properly.
+func preflightControl(tree *config.Tree) error {
+	if tree == nil {
 		return nil
 	}
+	for _, p := range controlSockets(tree) {
+		c, err := net.DialTimeout("unix", p, time.Second)
+		if err == nil {
+			c.Close()
+			return fmt.Errorf("%w: a server already answers on %s; not starting a second one", ErrControlInUse, p)
+		}
+	}
+	return nil
+}
+
+// controlSockets returns the unix control sockets a configuration names, or the
+// default socket when its Control_Listener names no Listen. tree may be nil.
+func controlSockets(tree *config.Tree) []string {
 	var paths []string
 	named := false
-	if cl := tree.Root().Child(scopeControlListener, ""); cl != nil {
-		for _, l := range cl.Children {
-			if strings.EqualFold(l.Keyword, scopeListen) {
-				named = true
-				if strings.Contains(l.Name, "/") {
-					paths = append(paths, l.Name)
+	if tree != nil {
+		if cl := tree.Root().Child(scopeControlListener, ""); cl != nil {
+			for _, l := range cl.Children {
+				if strings.EqualFold(l.Keyword, scopeListen) {
+					named = true
+					if strings.Contains(l.Name, "/") {
+						paths = append(paths, l.Name)
+					}
 				}
 			}
 		}
@@ -321,14 +372,7 @@ func preflightControl(path string) error {
 			paths = append(paths, p)
 		}
 	}
-	for _, p := range paths {
-		c, err := net.DialTimeout("unix", p, time.Second)
-		if err == nil {
-			c.Close()
-			return fmt.Errorf("%w: a server already answers on %s; not starting a second one", ErrControlInUse, p)
-		}
-	}
-	return nil
+	return paths
 }
 
 // startControl binds the control listener: every Listen of the Control_Listener,
@@ -497,6 +541,9 @@ func (s *Server) teardown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("modules: %w", err))
 		}
 	}
+	// After the modules: their last generations hold native libraries and Lua
+	// states until they are destroyed.
+	s.ext.close()
 	if s.loop != nil {
 		if err := s.loop.Shutdown(ctx); err != nil && !errors.Is(err, sched.ErrStopped) {
 			errs = append(errs, fmt.Errorf("master loop: %w", err))

@@ -11,7 +11,9 @@
 //	            TimestampFormat
 //	-p PIDFILE  hold PIDFILE locked while running; a second daemon with the same
 //	            pidfile refuses to start
-//	-L DIR      a libexec directory to scan for .ecm module manifests (repeatable)
+//	-L DIR      a libexec directory (repeatable): .ecm module manifests, a native
+//	            module X.so beside X.ecm, Lua modules in DIR/lua, scriptlet
+//	            sources in DIR/scriptlets
 //	--check     parse and validate the configuration and every module it loads,
 //	            print every error with file:line:col and exit non-zero if any;
 //	            nothing is started

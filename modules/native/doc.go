@@ -25,7 +25,8 @@
 //     strings and opaque handles read back through Accessors). hook_register
 //     refuses a hook without a binding.
 //   - CModule and CFunc are direct calls into any library (msys.cmod for
-//     Lua: Loader.LuaLoad, on the scriptlet facade).
+//     Lua: Loader.LuaLibrary, installed with the scriptlet runtime's
+//     Options.Msys; a loaded function is callable as f(...)).
 //
 // # Reload safety
 //

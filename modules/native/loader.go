@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,10 +148,15 @@ func (l *Loader) Open(name string, found *ecm.Found) (*modules.Info, error) {
 	return &modules.Info{Name: found.Name, Kind: modules.Native, Singleton: s.singleton, New: s.newObject}, nil
 }
 
-// shadowed asks the loaders after this one whether they could open name too.
+// shadowed asks the loaders after this one whether they could open name too;
+// each kind is named once (the daemon has a Lua loader per libexec directory,
+// and each finds an X.lua beside X.ecm).
 func (l *Loader) shadowed(name string, found *ecm.Found) []modules.Kind {
 	var out []modules.Kind
 	for _, o := range l.opts.Shadowed {
+		if slices.Contains(out, o.Kind()) {
+			continue
+		}
 		if _, err := o.Open(name, found); err == nil {
 			out = append(out, o.Kind())
 		}

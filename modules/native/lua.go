@@ -2,6 +2,7 @@ package native
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/ecelerity-go/ecelerity/modules/scriptlet"
 )
@@ -11,7 +12,8 @@ import (
 //
 //	local m, err = msys.cmod.load("/path/lib.so")   -- module object, or nil, err, kind
 //	local f, err = m:load("function")                -- function object, or nil, err, kind
-//	local ok, r1, r2 = f:call("a", 1)                -- true, results... or nil, err, kind
+//	local ok, r1, r2 = f("a", 1)                     -- true, results... or nil, err, kind
+//	local ok, r1 = f:call("a", 1)                    -- the same
 //	print(m.path, m.state)                           -- state: "cached" or "orphan"
 //	m:unload(); f:release()
 //
@@ -20,9 +22,9 @@ import (
 // Lua collector drops the objects, which are Go values). Errors are typed by
 // their third value: LuaErrKind.
 //
-// The scriptlet facade has no way yet to add a table to msys, so the daemon
-// cannot install msys.cmod from here: Loader.LuaLoad is the function to
-// install as msys.cmod.load once it has.
+// The daemon installs the library with the scriptlet runtime's Options.Msys:
+//
+//	scriptlet.Options{Msys: map[string]scriptlet.Value{"cmod": loader.LuaLibrary()}}
 
 // The kinds of cmod errors, the third value of a failed call.
 const (
@@ -68,22 +70,32 @@ var (
 			"state": func(self any) scriptlet.Value { return scriptlet.String(self.(*CModule).State()) },
 		})
 	cmodFuncClass = scriptlet.NewClass("cmod.function",
-		map[string]scriptlet.Method{"call": luaFuncCall, "release": luaFuncRelease},
+		map[string]scriptlet.Method{"call": luaFuncCall, scriptlet.CallMethod: luaFuncCall, "release": luaFuncRelease},
 		map[string]scriptlet.Getter{
 			"name": func(self any) scriptlet.Value { return scriptlet.String(self.(*CFunc).Name()) },
 		})
 )
+
+// LuaLibrary returns the msys.cmod library of l for the scriptlet runtime's
+// Options.Msys: a table whose load function is LuaLoad.
+func (l *Loader) LuaLibrary() scriptlet.Value {
+	return scriptlet.TableOf(&scriptlet.Table{Fields: []scriptlet.Field{
+		{Key: "load", Value: scriptlet.Func(func(_ *scriptlet.Call, args []scriptlet.Value) ([]scriptlet.Value, error) {
+			return l.LuaLoad(args), nil
+		})},
+	}})
+}
 
 // LuaLoad is msys.cmod.load(path): a module object, or nil, err, kind. It
 // runs on the script's goroutine; a load reads and copies the library, so
 // scripts on the loop should load at init.
 func (l *Loader) LuaLoad(args []scriptlet.Value) []scriptlet.Value {
 	if len(args) != 1 {
-		return luaFail(errors.Join(ErrBadParams, errors.New("msys.cmod.load takes one path")))
+		return luaFail(fmt.Errorf("%w: msys.cmod.load takes one path", ErrBadParams))
 	}
 	path, ok := args[0].Str()
 	if !ok {
-		return luaFail(errors.Join(ErrBadParams, errors.New("msys.cmod.load: the path must be a string")))
+		return luaFail(fmt.Errorf("%w: msys.cmod.load: the path must be a string", ErrBadParams))
 	}
 	m, err := l.LoadC(path)
 	if err != nil {
@@ -98,7 +110,7 @@ func luaModuleLoad(_ *scriptlet.Call, self any, args []scriptlet.Value) ([]scrip
 		name, ok = args[0].Str()
 	}
 	if !ok {
-		return luaFail(errors.Join(ErrBadParams, errors.New("module:load takes one function name"))), nil
+		return luaFail(fmt.Errorf("%w: module:load takes one function name", ErrBadParams)), nil
 	}
 	f, err := self.(*CModule).Func(name)
 	if err != nil {
@@ -131,7 +143,7 @@ func luaFuncCall(_ *scriptlet.Call, self any, args []scriptlet.Value) ([]scriptl
 		case scriptlet.StringKind, scriptlet.NumberKind, scriptlet.BoolKind:
 			strs[i] = a.String()
 		default:
-			return luaFail(errors.Join(ErrBadParams, errors.New("cmod arguments are strings, numbers or booleans"))), nil
+			return luaFail(fmt.Errorf("%w: cmod arguments are strings, numbers or booleans", ErrBadParams)), nil
 		}
 	}
 	res, err := self.(*CFunc).Call(strs...)

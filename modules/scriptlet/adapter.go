@@ -72,6 +72,9 @@ const (
 	ObjectKind
 	// TableKind is a Lua table copied into a Table (Lua to Go) or built from one (Go to Lua).
 	TableKind
+	// FunctionKind is a Go Function that Lua calls as a function (Go to Lua only: a Lua
+	// function handed to Go becomes nil).
+	FunctionKind
 )
 
 // Value is a Lua value as the facade passes it: nil, a boolean, a number, a string, an
@@ -81,7 +84,7 @@ type Value struct {
 	kind Kind
 	num  float64 // NumberKind; BoolKind: 1 for true
 	str  string  // StringKind
-	ref  any     // ObjectKind: the Go value; TableKind: *Table
+	ref  any     // ObjectKind: the Go value; TableKind: *Table; FunctionKind: Function
 	cls  *Class  // ObjectKind
 }
 
@@ -120,6 +123,16 @@ func TableOf(t *Table) Value {
 		return Value{}
 	}
 	return Value{kind: TableKind, ref: t}
+}
+
+// Func returns a Value that Lua sees as a function: calling it calls f with the
+// arguments. A nil f gives the nil Value. It is how Go hands scripts a library of functions
+// (see Options.Msys).
+func Func(f Function) Value {
+	if f == nil {
+		return Value{}
+	}
+	return Value{kind: FunctionKind, ref: f}
 }
 
 // Kind returns v's form.
@@ -180,6 +193,8 @@ func (v Value) String() string {
 		return fmt.Sprintf("%s: %p", v.cls.name, v.ref)
 	case TableKind:
 		return "table"
+	case FunctionKind:
+		return "function"
 	}
 	return "nil"
 }
@@ -215,27 +230,44 @@ func (t *Table) Get(key string) Value {
 // block: work that blocks goes through c.InPool.
 type Method func(c *Call, self any, args []Value) ([]Value, error)
 
+// Function is a Go function callable from Lua as f(args...) (see Func): args are its
+// arguments, and it returns the values Lua receives; a non-nil error is raised in Lua as a
+// runtime error. Same goroutine rules as Method; c.InPool works as in a Method.
+type Function func(c *Call, args []Value) ([]Value, error)
+
 // Getter returns the value of a field read from Lua as obj.name. Same goroutine rules as
 // Method.
 type Getter func(self any) Value
 
+// CallMethod is the name of the method that makes a Class's objects callable: a method
+// named "__call" is not reachable as obj:__call(...) but runs when a script calls the
+// object itself, obj(args...), with the object as self (Lua's __call metamethod).
+const CallMethod = "__call"
+
 // Class describes a Go type exposed to Lua: a name (shown by tostring and in errors), its
-// methods and its read-only fields. Create classes once, at package initialisation; a
-// Class is immutable and safe for concurrent use.
+// methods, its read-only fields and, optionally, what calling an object does
+// (CallMethod). Create classes once, at package initialisation; a Class is immutable and
+// safe for concurrent use.
 type Class struct {
 	name    string
 	methods map[string]Method
 	fields  map[string]Getter
+	call    Method   // CallMethod, or nil: the objects are not callable
 	names   []string // methods then fields, sorted, for errors
 }
 
 // NewClass returns a class. Method and field names must be Lua identifiers and may not
-// collide; breaking that is a programmer error and panics.
+// collide; breaking that is a programmer error and panics. A method named CallMethod
+// makes the objects callable.
 func NewClass(name string, methods map[string]Method, fields map[string]Getter) *Class {
 	c := &Class{name: name, methods: map[string]Method{}, fields: map[string]Getter{}}
 	for n, m := range methods {
 		if !isIdent(n) || m == nil {
 			panic(fmt.Sprintf("scriptlet: NewClass %s: bad method %q", name, n))
+		}
+		if n == CallMethod {
+			c.call = m
+			continue
 		}
 		c.methods[n] = m
 		c.names = append(c.names, n)

@@ -2,7 +2,8 @@
 // scriptlets are, that provide hook providers, console commands and timers, reload on the
 // fly without dropping a call, and keep versioned state across reloads. It embeds
 // gopher-lua and is the only package that does: other packages reach it through the facade
-// in adapter.go (Bind, Provider, Value, Class, Suspender), which has no Lua type in it.
+// in adapter.go (Bind, Provider, Value, Class, Func, Suspender), which has no Lua type in
+// it. Options.Msys is how a process adds Go libraries under msys (msys.cmod).
 //
 // # Main types
 //

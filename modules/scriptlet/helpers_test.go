@@ -201,6 +201,7 @@ type harnessOpts struct {
 	loop       bool
 	noRuntime  bool // the Lua loader gets no runtime
 	luaMaxSize int64
+	msys       map[string]Value // Options.Msys
 }
 
 func newHarness(t testing.TB, ho harnessOpts) *harness {
@@ -235,6 +236,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 		Libexec:      []string{filepath.Join(h.dir, "libexec")},
 		WatchdogTick: 2 * time.Millisecond,
 		Globals:      map[string]Value{"probe": Object(probeClass, h.probe)},
+		Msys:         ho.msys,
 	})
 	b := modules.NewBuiltins()
 	b.Register(h.rt.Info())

@@ -93,6 +93,15 @@ func (st *state) installMsys() {
 	}))
 	msys.RawSetString("dumper", dumper)
 
+	extra := make([]string, 0, len(st.g.rt.opts.Msys))
+	for n := range st.g.rt.opts.Msys {
+		extra = append(extra, n)
+	}
+	sort.Strings(extra)
+	for _, n := range extra {
+		msys.RawSetString(n, st.toLuaNamed(st.g.rt.opts.Msys[n], "msys."+n))
+	}
+
 	names := make([]string, 0, len(st.g.rt.opts.Globals))
 	for n := range st.g.rt.opts.Globals {
 		names = append(names, n)
@@ -376,8 +385,12 @@ func (st *state) joinArgs(L *lua.LState, from int) string {
 	return b.String()
 }
 
-// paniclog formats a paniclog line: "<epoch>:scriptlet: text".
+// paniclog formats a paniclog line: "<epoch>:scriptlet: text", or the bare text when the
+// Logger writes that prefix itself (Options.Prefixed).
 func (rt *Runtime) paniclog(text string) string {
+	if rt.opts.Prefixed {
+		return text
+	}
 	return fmt.Sprintf("%d:scriptlet: %s", rt.now().Unix(), text)
 }
 

@@ -39,6 +39,10 @@ type Options struct {
 	// Logger is the paniclog: print and msys.log lines ("<epoch>:scriptlet: text"), script
 	// errors, quarantine alarms. Nil means slog.Default().
 	Logger *slog.Logger
+	// Prefixed says that Logger writes the paniclog's "<epoch>:<tag>: " prefix itself
+	// (the daemon's paniclog, tagged "scriptlet"): messages are then logged bare rather
+	// than starting with "<epoch>:scriptlet: ".
+	Prefixed bool
 	// ScriptletDirs are searched, after the configuration's directory, for a script's
 	// source (libexec/scriptlets); empty means the "scriptlets" directory of each Libexec
 	// directory.
@@ -53,6 +57,21 @@ type Options struct {
 	// Class, strings, numbers...): how the daemon hands scripts a process-wide object.
 	// Names must be Lua identifiers and not shadow a library (msys, string, ...).
 	Globals map[string]Value
+	// Msys are Go values every script sees as fields of msys, msys.<name>: how the daemon
+	// adds a library of Go functions under msys (a Table of Func values, e.g. msys.cmod
+	// with its load function), which require("msys.<name>") also returns when it is a
+	// table. Names must be Lua identifiers other than the fields msys has already
+	// (core, timer, registerModule ...); breaking that is a programmer error and New
+	// panics.
+	Msys map[string]Value
+}
+
+// msysBuiltin lists the fields installMsys puts in msys, which Options.Msys may not
+// replace. Never modified.
+var msysBuiltin = map[string]bool{
+	"registerModule": true, "registerControl": true, "runInPool": true, "config": true,
+	"readfile": true, "state": true, "log": true, "core": true, "timer": true,
+	"threadpool": true, "dumper": true,
 }
 
 // Runtime is the Lua scriptlet runtime of a process: the scriptlet module (Info), the Lua
@@ -87,7 +106,15 @@ type Runtime struct {
 
 // New returns a runtime and starts its deadline watchdog. It loads no script: scripts load
 // when a configuration with a scriptlet stanza (or a Lua module) is committed.
+//
+// It panics if opts.Msys names a field that is not a Lua identifier or that msys has
+// already: a programmer error of the daemon's wiring.
 func New(opts Options) *Runtime {
+	for n := range opts.Msys {
+		if !isIdent(n) || msysBuiltin[n] {
+			panic(fmt.Sprintf("scriptlet: New: Options.Msys may not install msys.%s", n))
+		}
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

@@ -14,8 +14,12 @@ import (
 const maxTableDepth = 32
 
 // toLua converts v for st. Objects become userdata with their class's metatable (made once
-// per state and class); tables become new Lua tables.
-func (st *state) toLua(v Value) lua.LValue {
+// per state and class); tables become new Lua tables; functions new Lua functions.
+func (st *state) toLua(v Value) lua.LValue { return st.toLuaNamed(v, "function") }
+
+// toLuaNamed is toLua with the name a Go function is reached by in Lua (msys.cmod.load),
+// which its errors start with; a table's functions are named after their keys.
+func (st *state) toLuaNamed(v Value, name string) lua.LValue {
 	switch v.kind {
 	case BoolKind:
 		return lua.LBool(v.num != 0)
@@ -32,12 +36,16 @@ func (st *state) toLua(v Value) lua.LValue {
 		t := v.ref.(*Table)
 		lt := st.L.CreateTable(len(t.List), len(t.Fields))
 		for i, e := range t.List {
-			lt.RawSetInt(i+1, st.toLua(e))
+			lt.RawSetInt(i+1, st.toLuaNamed(e, name))
 		}
 		for _, f := range t.Fields {
-			lt.RawSetString(f.Key, st.toLua(f.Value))
+			lt.RawSetString(f.Key, st.toLuaNamed(f.Value, name+"."+f.Key))
 		}
 		return lt
+	case FunctionKind:
+		f := v.ref.(Function)
+		m := func(c *Call, _ any, args []Value) ([]Value, error) { return f(c, args) }
+		return st.L.NewFunction(func(L *lua.LState) int { return st.callGo(L, 1, name, nil, m) })
 	}
 	return lua.LNil
 }
@@ -113,6 +121,9 @@ func (st *state) metaFor(c *Class) *lua.LTable {
 		L.Push(lua.LString(fmt.Sprintf("%s: %p", c.name, L.CheckUserData(1).Value)))
 		return 1
 	}))
+	if c.call != nil {
+		mt.RawSetString("__call", L.NewFunction(st.methodFunc(c, CallMethod, c.call)))
+	}
 	mt.RawSetString("__metatable", lua.LString(c.name))
 	st.classMeta[c] = mt
 	st.metaClass[mt] = c
@@ -123,34 +134,45 @@ func (st *state) metaFor(c *Class) *lua.LTable {
 // converts the arguments and results, raises the Method's error, and yields when the Method
 // asked for pool work in a coroutine.
 func (st *state) methodFunc(c *Class, name string, m Method) lua.LGFunction {
+	what := c.name + ":" + name
+	if name == CallMethod {
+		what = c.name
+	}
 	return func(L *lua.LState) int {
 		ud, ok := L.Get(1).(*lua.LUserData)
 		if !ok || st.metaClass[asTable(ud.Metatable)] != c {
 			L.RaiseError("%s.%s: call it as a method (obj:%s(...)) on a %s", c.name, name, name, c.name)
 			return 0
 		}
-		n := L.GetTop()
-		args := make([]Value, 0, n-1)
-		for i := 2; i <= n; i++ {
-			args = append(args, st.fromLua(L.Get(i), 0))
-		}
-		res, err := m(&st.call, ud.Value, args)
-		if errors.Is(err, errYield) {
-			L.SetTop(0)
-			return -1
-		}
-		if err != nil {
-			if errors.Is(err, ErrCannotWait) {
-				st.raised = ErrCannotWait
-			}
-			L.RaiseError("%s:%s: %v", c.name, name, err)
-			return 0
-		}
-		for _, r := range res {
-			L.Push(st.toLua(r))
-		}
-		return len(res)
+		return st.callGo(L, 2, what, ud.Value, m)
 	}
+}
+
+// callGo runs m(self, args) for Lua: the arguments from index from on are converted, and
+// so are the results; an error is raised in Lua (prefixed with what), and a request for
+// pool work inside a coroutine yields.
+func (st *state) callGo(L *lua.LState, from int, what string, self any, m Method) int {
+	n := L.GetTop()
+	args := make([]Value, 0, max(n-from+1, 0))
+	for i := from; i <= n; i++ {
+		args = append(args, st.fromLua(L.Get(i), 0))
+	}
+	res, err := m(&st.call, self, args)
+	if errors.Is(err, errYield) {
+		L.SetTop(0)
+		return -1
+	}
+	if err != nil {
+		if errors.Is(err, ErrCannotWait) {
+			st.raised = ErrCannotWait
+		}
+		L.RaiseError("%s: %v", what, err)
+		return 0
+	}
+	for _, r := range res {
+		L.Push(st.toLua(r))
+	}
+	return len(res)
 }
 
 func asTable(v lua.LValue) *lua.LTable {
