@@ -39,15 +39,6 @@ func (r *Registry) snapshot() *snapshot {
 	return s
 }
 
-func (s *snapshot) namespace(norm []pathElem) string {
-	for _, p := range norm {
-		if d := s.scopes[p.kw]; d != nil && !d.core {
-			return p.kw
-		}
-	}
-	return ""
-}
-
 // pathElem is one scope level during the validation walk.
 type pathElem struct {
 	kw    string // lower case
@@ -62,6 +53,97 @@ type genBuilder struct {
 	gen      *Generation
 	builders []builder
 	errs     ErrorList
+	// defs caches option lookups by namespace and name as written: a file
+	// spells the same few names thousands of times, and lower-casing each
+	// one to look it up would allocate.
+	defs map[optKey]*optDef
+	lc   lowerCache
+	// lastCk and lastCt are the container index used last.
+	lastCk containerKey
+	lastCt *container
+}
+
+// level is what the validation walk knows about the scope it is in, worked
+// out once per scope rather than once per option.
+type level struct {
+	full []pathElem // every scope level from the top, as written
+	norm []pathElem // full without group levels directly above a binding or pathway
+	ns   string     // the module namespace: the outermost module keyword of norm, or ""
+	// path is norm's keywords joined by ":", the chain an option set here
+	// belongs to; key is norm's instance names joined by NUL, Domain and
+	// Host names lower-cased unless /regex/; raw is the same names as
+	// written; regex reports whether the last name is a Domain or Host
+	// /regex/.
+	path  string
+	key   string
+	raw   string
+	named int // how many levels of norm are named
+	regex bool
+	// first and last are the first and last instance names of key.
+	first, last string
+	// id is the number of last when the scope is an exact Domain or Host
+	// stanza (Generation.domainIDs), else -1.
+	id int32
+}
+
+// extend returns the level of a scope pe directly inside lv (lv.norm being
+// the norm it extends, after any group level was dropped).
+func (b *genBuilder) extend(lv level, full []pathElem, pe pathElem) level {
+	out := level{full: full, ns: lv.ns, path: pe.kw, key: lv.key, raw: lv.raw, named: lv.named, regex: lv.regex, first: lv.first, last: lv.last, id: -1}
+	out.norm = append(lv.norm[:len(lv.norm):len(lv.norm)], pe)
+	if lv.path != "" {
+		out.path = lv.path + ":" + pe.kw
+	}
+	if out.ns == "" {
+		if d := b.snap.scopes[pe.kw]; d != nil && !d.core {
+			out.ns = pe.kw
+		}
+	}
+	if !pe.named {
+		return out
+	}
+	name := pe.name
+	out.regex = false
+	if pe.kind == kindDomain || pe.kind == kindHost {
+		if isRegexName(name) {
+			out.regex = true
+		} else {
+			name = strings.ToLower(name)
+		}
+	}
+	out.last = name
+	if out.named == 0 {
+		out.key, out.raw, out.first = name, pe.name, name
+	} else {
+		out.key = lv.key + "\x00" + name
+		out.raw = lv.raw + "\x00" + pe.name
+	}
+	out.named++
+	return out
+}
+
+// levelOf works out the level of norm from scratch; the walk uses it after
+// dropping a group level, which extend cannot undo.
+func (b *genBuilder) levelOf(full, norm []pathElem) level {
+	lv := level{}
+	for i := range norm {
+		lv = b.extend(lv, full, norm[i])
+	}
+	lv.full = full
+	lv.norm = norm
+	return lv
+}
+
+// lookupDef returns the definition of option key (as written) in namespace
+// ns, or nil.
+func (b *genBuilder) lookupDef(ns, key string) *optDef {
+	k := optKey{ns, key}
+	if d, ok := b.defs[k]; ok {
+		return d
+	}
+	d := b.snap.opts[optKey{ns, strings.ToLower(key)}]
+	b.defs[k] = d
+	return d
 }
 
 // Build validates tree against r and returns a Generation holding one
@@ -71,6 +153,8 @@ type genBuilder struct {
 // the calling goroutine.
 func (r *Registry) Build(tree *Tree) (*Generation, error) {
 	b := &genBuilder{
+		defs: make(map[optKey]*optDef),
+		lc:   make(lowerCache),
 		snap: r.snapshot(),
 		gen: &Generation{
 			tree:         tree,
@@ -81,7 +165,7 @@ func (r *Registry) Build(tree *Tree) (*Generation, error) {
 		},
 	}
 	b.builders = make([]builder, len(b.snap.list))
-	b.walk(tree.Root(), nil, nil)
+	b.walk(tree.Root(), level{id: -1}, scopeHints{})
 	b.gen.states = make([]optState, len(b.snap.list))
 	for i, bl := range b.builders {
 		if bl == nil {
@@ -121,64 +205,82 @@ func describePath(p []pathElem) string {
 	return strings.Join(parts, " ")
 }
 
-func (b *genBuilder) walk(s *Scope, full, norm []pathElem) {
+// walk validates the options of s, whose level is lv, and walks its
+// children. hint gives the size hints for the options of s.
+func (b *genBuilder) walk(s *Scope, lv level, hint scopeHints) {
 	if len(s.Options) > 0 {
-		b.options(s, full, norm)
+		b.options(s, lv, hint)
+	}
+	var hints sizeHints
+	if len(s.Children) >= minHinted {
+		hints = b.hintsFor(s.Children)
 	}
 	for _, c := range s.Children {
-		b.child(c, full, norm)
+		b.child(c, lv, len(s.Children), hints)
 	}
 }
 
-func (b *genBuilder) options(s *Scope, full, norm []pathElem) {
-	kws := make([]string, len(norm))
-	for i, p := range norm {
-		kws[i] = p.kw
+// sizeHints counts, over the child scopes of one scope, how many of each
+// keyword set each option name (as written), so that the maps the values
+// go in are made at their final size instead of growing through every
+// power of two. Counting costs one small-map update per option; growing a
+// map of thousands of values rehashes it a dozen times.
+type sizeHints map[[2]string]int
+
+// scopeHints are the size hints for the options of one scope: those of its
+// keyword among the counts of its parent's children.
+type scopeHints struct {
+	h  sizeHints // nil when not counted
+	kw string
+}
+
+func (sh scopeHints) count(key string) int {
+	if sh.h == nil {
+		return 0
 	}
-	path := strings.Join(kws, ":")
-	ns := b.snap.namespace(norm)
-	// The key is the same for every option of the scope.
-	var key strings.Builder
-	first := true
-	regex := false
-	for _, p := range norm {
-		if !p.named {
-			continue
-		}
-		if !first {
-			key.WriteByte(0)
-		}
-		first = false
-		regex = false
-		if (p.kind == kindDomain || p.kind == kindHost) && !isRegexName(p.name) {
-			key.WriteString(strings.ToLower(p.name))
-		} else {
-			key.WriteString(p.name)
-			regex = p.kind == kindDomain || p.kind == kindHost
+	return sh.h[[2]string{sh.kw, key}]
+}
+
+// minHinted is the number of child scopes from which counting pays.
+const minHinted = 32
+
+func (b *genBuilder) hintsFor(children []*Scope) sizeHints {
+	h := make(sizeHints)
+	for _, c := range children {
+		kw := b.lc.lower(c.Keyword)
+		for _, e := range c.Options {
+			h[[2]string{kw, e.Key}]++
 		}
 	}
-	k := key.String()
+	return h
+}
+
+func (b *genBuilder) options(s *Scope, lv level, hint scopeHints) {
 	for _, e := range s.Options {
-		def := b.snap.opts[optKey{ns, strings.ToLower(e.Key)}]
+		def := b.lookupDef(lv.ns, e.Key)
 		if def == nil {
-			b.unknownOption(e, ns, full)
+			b.unknownOption(e, lv.ns, lv.full)
 			continue
 		}
 		ci := -1
 		for i := range def.chains {
-			if def.chains[i].path == path {
+			if def.chains[i].path == lv.path {
 				ci = i
 				break
 			}
 		}
 		if ci < 0 {
-			b.fail(e.Pos, ErrMisplaced, "option %s is not valid in scope %s (valid in: %s)", def.name, describePath(full), describeChains(def))
+			b.fail(e.Pos, ErrMisplaced, "option %s is not valid in scope %s (valid in: %s)", def.name, describePath(lv.full), describeChains(def))
 			continue
 		}
 		if b.builders[def.index] == nil {
 			b.builders[def.index] = def.impl.newBuilder()
 		}
-		if err := b.builders[def.index].add(use{ci: ci, key: k, entry: e, regex: regex}); err != nil {
+		u := use{ci: ci, key: lv.key, first: lv.first, last: lv.last, entry: e, regex: lv.regex, id: -1, hint: hint.count(e.Key)}
+		if def.chains[ci].byID {
+			u.id = lv.id
+		}
+		if err := b.builders[def.index].add(u); err != nil {
 			b.errs = append(b.errs, err)
 		}
 	}
@@ -221,11 +323,14 @@ func (b *genBuilder) unknownOption(e *Entry, ns string, full []pathElem) {
 	b.errs = append(b.errs, &Error{Pos: e.Pos, Kind: ErrUnknownOption, Msg: msg})
 }
 
-func (b *genBuilder) child(c *Scope, full, norm []pathElem) {
-	kw := strings.ToLower(c.Keyword)
+// child validates the scope c found in lv and walks it. siblings is how
+// many scopes lv holds, to size indexes once.
+func (b *genBuilder) child(c *Scope, lv level, siblings int, hints sizeHints) {
+	kw := b.lc.lower(c.Keyword)
+	full, norm := lv.full, lv.norm
 	d := b.snap.scopes[kw]
 	if d == nil {
-		if _, isOpt := b.snap.opts[optKey{b.snap.namespace(norm), kw}]; isOpt {
+		if _, isOpt := b.snap.opts[optKey{lv.ns, kw}]; isOpt {
 			b.fail(c.Pos, ErrSyntax, "%s is an option, not a scope: expected %s = value", c.Keyword, c.Keyword)
 			return
 		}
@@ -248,9 +353,9 @@ func (b *genBuilder) child(c *Scope, full, norm []pathElem) {
 		}
 		return
 	}
+	hint := scopeHints{hints, kw}
 	pe := pathElem{kw: kw, canon: d.keyword, name: c.Name, named: d.named, kind: d.kind}
 	nfull := append(full[:len(full):len(full)], pe)
-	nnorm := norm[:len(norm):len(norm)]
 	switch d.kind {
 	case kindBinding, kindPathway:
 		groups := b.gen.bindingGroup
@@ -258,50 +363,68 @@ func (b *genBuilder) child(c *Scope, full, norm []pathElem) {
 		if d.kind == kindPathway {
 			groups, groupKind = b.gen.pathwayGroup, kindPathwayGroup
 		}
-		if n := len(nnorm); n > 0 && nnorm[n-1].kind == groupKind {
-			grp := nnorm[n-1].name
+		if n := len(norm); n > 0 && norm[n-1].kind == groupKind {
+			grp := norm[n-1].name
 			if old, ok := groups[c.Name]; ok && old != grp {
 				b.fail(c.Pos, ErrMisplaced, "%s %q is declared in groups %q and %q", d.keyword, c.Name, old, grp)
 				return
 			}
 			groups[c.Name] = grp
-			// Full slice expression: the append below must not overwrite
+			// Full slice expression: extend's append must not overwrite
 			// the group level that the parent's siblings still see.
-			nnorm = nnorm[: n-1 : n-1]
+			lv = b.levelOf(full, norm[:n-1:n-1])
 		}
 	case kindDomain, kindHost:
-		b.index(c, nnorm, pe)
+		id := b.index(c, lv, pe, siblings)
+		clv := b.extend(lv, nfull, pe)
+		clv.id = id
+		b.walk(c, clv, hint)
+		return
 	}
-	nnorm = append(nnorm, pe)
-	b.walk(c, nfull, nnorm)
+	b.walk(c, b.extend(lv, nfull, pe), hint)
 }
 
-// index records a Domain or Host stanza in its container for regex
-// resolution.
-func (b *genBuilder) index(c *Scope, norm []pathElem, pe pathElem) {
-	kws := make([]string, 0, len(norm)+1)
-	var names []string
-	for _, p := range norm {
-		kws = append(kws, p.kw)
-		if p.named {
-			names = append(names, p.name)
-		}
+// index records a Domain or Host stanza in its container (lv, the scope it
+// is in) for regex resolution, and numbers an exact stanza's name; it
+// returns the number, or -1 for a /regex/ stanza.
+func (b *genBuilder) index(c *Scope, lv level, pe pathElem, siblings int) int32 {
+	path := pe.kw
+	if lv.path != "" {
+		path = lv.path + ":" + pe.kw
 	}
-	kws = append(kws, pe.kw)
-	ck := containerKey{path: strings.Join(kws, ":"), prefix: strings.Join(names, "\x00")}
-	ct := b.gen.containers[ck]
-	if ct == nil {
-		ct = &container{exact: make(map[string]struct{})}
-		b.gen.containers[ck] = ct
+	ck := containerKey{path: path, prefix: lv.raw}
+	ct := b.lastCt
+	if ct == nil || b.lastCk != ck {
+		// Stanzas come in runs in the same container: look it up once a run.
+		ct = b.gen.containers[ck]
+		if ct == nil {
+			ct = &container{exact: make(map[string]struct{}, siblings)}
+			b.gen.containers[ck] = ct
+		}
+		b.lastCk, b.lastCt = ck, ct
 	}
 	if !isRegexName(c.Name) {
-		ct.exact[strings.ToLower(c.Name)] = struct{}{}
-		return
+		name := strings.ToLower(c.Name)
+		ct.exact[name] = struct{}{}
+		ids := &b.gen.domainIDs
+		if pe.kind == kindHost {
+			ids = &b.gen.hostIDs
+		}
+		if *ids == nil {
+			*ids = make(map[string]int32, siblings)
+		}
+		id, ok := (*ids)[name]
+		if !ok {
+			id = int32(len(*ids))
+			(*ids)[name] = id
+		}
+		return id
 	}
 	re, err := regexp.Compile(c.Name[1 : len(c.Name)-1])
 	if err != nil {
 		b.fail(c.Pos, ErrBadValue, "%s %s: expected a regular expression: %v", pe.canon, quote(c.Name), err)
-		return
+		return -1
 	}
 	ct.regex = append(ct.regex, regexStanza{text: c.Name, re: re})
+	return -1
 }

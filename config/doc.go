@@ -64,5 +64,16 @@
 // layout are not kept.
 //
 // The grammar is written with participle (grammar.go) over a hand-written
-// lexer (lexer.go); neither leaks out of the package.
+// lexer (lexer.go); neither leaks out of the package. The grammar defines
+// the language and gives every syntax error, but participle materialises
+// every token and allocates for every alternative it tries, which on a large
+// file costs many times the whole reload budget. So text is first read by a
+// direct reading of the same productions (fastparse.go) that builds the
+// entries the grammar would; whatever it does not accept goes to the
+// grammar. A test and a fuzz target hold the two to the same result.
+//
+// Fetching is cheap by construction: each option's values are resolved per
+// generation, only the fallback chains that hold values are walked, and
+// Domain and Host names are numbered once per generation, so a fetch
+// through several domain-keyed chains hashes the name once.
 package config

@@ -206,3 +206,87 @@ func TestHasUpper(t *testing.T) {
 		}
 	}
 }
+
+// exactConf has no /regex/ stanzas, so every Domain and Host chain takes
+// the path that looks values up by the number of the name.
+var exactConf = `
+Max_Outbound_Connections = 1
+Domain "plain.dom" { Max_Outbound_Connections = 2 }
+Domain "` + longName + `" { Max_Outbound_Connections = 3 }
+Domain "noval.dom" { }
+Binding_Group "grp" {
+  Domain "grp.dom" { Max_Outbound_Connections = 5 }
+  Binding "inb" { Domain "Bd.Dom" { Max_Outbound_Connections = 6 } }
+}
+Binding "solo" { Domain "bd.dom" { Max_Outbound_Connections = 8 } }
+Binding "Mixed" { Domain "plain.dom" { Max_Outbound_Connections = 9 } }
+Host "h.example" { Host_Opt = host }
+Binding "solo" { Host "H.Example" { Host_Opt = bindinghost } }
+Pathway "p" { Domain "pd" { Path_Opt = pathdomain } }
+`
+
+var longName = strings.Repeat("long-label.", 14) + "dom" // over 128 bytes
+
+func TestFetchByNameNumber(t *testing.T) {
+	o := newTestOptions(t)
+	g := o.build(t, exactConf)
+	defer g.Release()
+	ints := []struct {
+		name            string
+		binding, domain string
+		want            int64
+	}{
+		{"domain", "", "plain.dom", 2},
+		{"domain upper case", "", "PLAIN.Dom", 2},
+		{"long name", "", longName, 3},
+		{"long name upper case", "", strings.ToUpper(longName), 3},
+		{"stanza without the option", "", "noval.dom", 1},
+		{"no stanza", "", "none.dom", 1},
+		{"domain only under a binding", "", "bd.dom", 1},
+		{"binding::domain written mixed case", "inb", "bd.dom", 6},
+		{"binding::domain fetched upper case", "inb", "BD.DOM", 6},
+		{"binding_group::domain", "inb", "grp.dom", 5},
+		{"binding::domain", "solo", "BD.dom", 8},
+		{"binding names keep their case", "mixed", "plain.dom", 2},
+		{"binding::domain, binding as written", "Mixed", "plain.dom", 9},
+		{"binding without stanza -> domain", "solo", "plain.dom", 2},
+		{"unknown binding and domain", "nope", "nope", 1},
+	}
+	for _, c := range ints {
+		var got, generic int64
+		if c.binding == "" {
+			got = o.maxOut.Domain(g, c.domain)
+			generic = o.maxOut.Fetch(g, Ref("domain", c.domain))
+		} else {
+			got = o.maxOut.BindingDomain(g, c.binding, c.domain)
+			generic = o.maxOut.Fetch(g, Ref("Binding", c.binding), Ref("Domain", c.domain))
+		}
+		if got != c.want || generic != c.want {
+			t.Errorf("%s: got %d (generic fetch %d), want %d", c.name, got, generic, c.want)
+		}
+	}
+	strs := []struct {
+		name, got, want string
+	}{
+		{"host", o.hostOpt.Host(g, "H.EXAMPLE"), "host"},
+		{"binding::host written mixed case", o.hostOpt.BindingHost(g, "solo", "h.example"), "bindinghost"},
+		{"binding::host falls to host", o.hostOpt.BindingHost(g, "inb", "h.example"), "host"},
+		{"host unknown", o.hostOpt.Host(g, "x"), "dflt"},
+		{"pathway::domain", o.pathOpt.PathwayDomain(g, "p", "PD"), "pathdomain"},
+		{"pathway::domain other pathway", o.pathOpt.PathwayDomain(g, "q", "pd"), "dflt"},
+	}
+	for _, c := range strs {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = o.maxOut.BindingDomain(g, "inb", "BD.Dom")
+		_ = o.maxOut.BindingDomain(g, "nope", "none.dom")
+		_ = o.maxOut.Fetch(g, Ref("Binding", "solo"), Ref("Domain", "Bd.dom"))
+		_ = o.hostOpt.BindingHost(g, "solo", "h.example")
+	})
+	if allocs != 0 {
+		t.Errorf("fetch allocates %v times", allocs)
+	}
+}

@@ -24,6 +24,12 @@ type Generation struct {
 	bindingGroup map[string]string // binding name -> binding_group name
 	pathwayGroup map[string]string // pathway name -> pathway_group name
 	containers   map[containerKey]*container
+	// domainIDs and hostIDs number the lower-case names of every exact
+	// Domain and Host stanza, wherever it is; chains with byID keep their
+	// values by these numbers as well. A name that is not here has no exact
+	// stanza, so such chains hold nothing for it.
+	domainIDs map[string]int32
+	hostIDs   map[string]int32
 
 	refs       atomic.Int64
 	superseded atomic.Bool
@@ -151,19 +157,74 @@ const (
 	hasExtra
 )
 
-// refSet is the scopes a fetch asks about. It lives on the caller's stack.
+// refSet is the scopes a fetch asks about. It lives on the caller's stack
+// and is kept small, since every fetch fills one in: no fetch function takes
+// both a binding and a pathway (or a module), nor both a domain and a host,
+// so each pair shares a field and the has flags say which it is.
 type refSet struct {
-	has     uint8
-	binding string
-	domain  string
-	host    string
-	pathway string
-	module  string
-	extra   []ScopeRef
-	// domainUpper and hostUpper record, once per fetch, whether the name
-	// needs lower-casing.
-	domainUpper bool
-	hostUpper   bool
+	has uint8
+	// upper records whether domain and host need lower-casing, worked out
+	// on first need: a fetch that finds its value before any domain level
+	// never scans the name.
+	upper uint8
+	// domainNum and hostNum cache number's answer for the domain and the
+	// host name; 0 means not asked yet.
+	domainNum int32
+	hostNum   int32
+	outer     string // the binding, pathway or module instance
+	inner     string // the domain or host
+	extra     []ScopeRef
+}
+
+// Flags of refSet.upper.
+const (
+	domainChecked uint8 = 1 << iota
+	domainUpper
+	hostChecked
+	hostUpper
+)
+
+// number returns 1 + the number (Generation.domainIDs) of the caller's name
+// for e, a Domain or Host level, or -1 when the caller gives no name or no
+// exact stanza has it. lookup asks once per fetch and keeps the answer in
+// domainNum or hostNum, however many chains need it.
+func (rs *refSet) number(g *Generation, e *elem) int32 {
+	var name string
+	var ok bool
+	ids := g.domainIDs
+	switch {
+	case rs.has&hasExtra != 0:
+		name, ok = rs.extraName(g, e)
+		if e.kind == kindHost {
+			ids = g.hostIDs
+		}
+	case e.kind == kindHost:
+		name, ok, ids = rs.inner, rs.has&hasHost != 0, g.hostIDs
+	default:
+		name, ok = rs.inner, rs.has&hasDomain != 0
+	}
+	if !ok {
+		return -1
+	}
+	// Names are usually written in lower case: look up first, scan for
+	// upper case only on a miss.
+	if id, ok := ids[name]; ok {
+		return id + 1
+	}
+	if !hasUpper(name) {
+		return -1
+	}
+	var lower []byte
+	if len(name) <= 128 {
+		var buf [128]byte
+		lower = appendLower(buf[:0], name)
+	} else {
+		lower = appendLower(make([]byte, 0, len(name)), name)
+	}
+	if id, ok := ids[string(lower)]; ok { // no allocation
+		return id + 1
+	}
+	return -1
 }
 
 // name returns the instance name for level i (elem e) of a chain, and
@@ -174,31 +235,31 @@ func (rs *refSet) name(g *Generation, i int, e *elem) (string, bool) {
 	}
 	switch e.kind {
 	case kindBinding:
-		return rs.binding, rs.has&hasBinding != 0
+		return rs.outer, rs.has&hasBinding != 0
 	case kindBindingGroup:
 		if rs.has&hasBinding == 0 {
 			return "", false
 		}
-		grp, ok := g.bindingGroup[rs.binding]
+		grp, ok := g.bindingGroup[rs.outer]
 		return grp, ok
 	case kindDomain:
-		return rs.domain, rs.has&hasDomain != 0
+		return rs.inner, rs.has&hasDomain != 0
 	case kindHost:
-		return rs.host, rs.has&hasHost != 0
+		return rs.inner, rs.has&hasHost != 0
 	case kindPathway:
-		return rs.pathway, rs.has&hasPathway != 0
+		return rs.outer, rs.has&hasPathway != 0
 	case kindPathwayGroup:
 		if rs.has&hasPathway == 0 {
 			return "", false
 		}
-		grp, ok := g.pathwayGroup[rs.pathway]
+		grp, ok := g.pathwayGroup[rs.outer]
 		return grp, ok
 	}
 	if !e.named {
 		return "", true
 	}
 	if i == 0 && rs.has&hasModule != 0 {
-		return rs.module, true
+		return rs.outer, true
 	}
 	return "", false
 }
@@ -261,9 +322,21 @@ func (rs *refSet) key(g *Generation, c *chain, buf []byte) (key []byte, last int
 func (rs *refSet) needsLower(e *elem, name string) bool {
 	switch {
 	case e.kind == kindDomain && rs.has&hasExtra == 0:
-		return rs.domainUpper
+		if rs.upper&domainChecked == 0 {
+			rs.upper |= domainChecked
+			if hasUpper(name) {
+				rs.upper |= domainUpper
+			}
+		}
+		return rs.upper&domainUpper != 0
 	case e.kind == kindHost && rs.has&hasExtra == 0:
-		return rs.hostUpper
+		if rs.upper&hostChecked == 0 {
+			rs.upper |= hostChecked
+			if hasUpper(name) {
+				rs.upper |= hostUpper
+			}
+		}
+		return rs.upper&hostUpper != 0
 	case e.kind == kindDomain || e.kind == kindHost:
 		return hasUpper(name)
 	}
@@ -287,26 +360,39 @@ func isRegexName(name string) bool {
 }
 
 func hasUpper(s string) bool {
-	// Eight bytes at a time: this scan is on every domain fetch.
+	// Eight bytes at a time: this scan is on every domain fetch that misses.
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if s[i]-'A' < 26 {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i+8 < len(s); i += 8 {
+		if upperIn(load64(s[i : i+8])) {
+			return true
+		}
+	}
+	// The last eight bytes, overlapping the words above: no byte loop.
+	return upperIn(load64(s[len(s)-8:]))
+}
+
+// upperIn reports whether any byte of w is an ASCII upper-case letter.
+func upperIn(w uint64) bool {
 	const (
 		low7 = 0x7f7f7f7f7f7f7f7f
 		high = 0x8080808080808080
 		geA  = 0x3f3f3f3f3f3f3f3f // 0x80 - 'A': sets bit 7 of bytes >= 'A'
 		gtZ  = 0x2525252525252525 // 0x80 - ('Z'+1): sets bit 7 of bytes > 'Z'
 	)
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		w7 := w & low7 // no carries between bytes in the additions below
-		if (w7+geA)&^(w7+gtZ)&high&^w != 0 {
-			return true
-		}
-	}
-	for ; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return true
-		}
-	}
-	return false
+	w7 := w & low7 // no carries between bytes in the additions below
+	return (w7+geA)&^(w7+gtZ)&high&^w != 0
+}
+
+// load64 reads eight bytes little-endian; the compiler makes it one load.
+func load64(b string) uint64 {
+	_ = b[7] // one bounds check instead of eight
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }

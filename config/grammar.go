@@ -66,7 +66,21 @@ var confParser = participle.MustBuild[gFile](
 
 // parseText parses one file's text into entries. Include entries are left
 // unresolved (no Files); loadFile resolves them.
+//
+// Text the grammar accepts is read by fastParse, which builds the same
+// entries as the grammar does without participle's per-token and
+// per-alternative allocations; anything fastParse does not accept goes
+// through the grammar, which either accepts it after all or reports the
+// positioned error. Tests hold the two to the same result (fastparse_test.go).
 func parseText(name, src string) ([]*Entry, error) {
+	if entries, ok := fastParse(name, src); ok {
+		return entries, nil
+	}
+	return grammarParse(name, src)
+}
+
+// grammarParse parses one file's text with the participle grammar.
+func grammarParse(name, src string) ([]*Entry, error) {
 	g, err := confParser.ParseString(name, src)
 	if err != nil {
 		return nil, syntaxError(name, err)

@@ -55,13 +55,33 @@ type scanner struct {
 // the quote characters and '#'.
 const punctChars = "={}()[],"
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
-}
+// Byte classes, looked up once per input byte rather than compared one by
+// one: the scanner runs over every byte of a file. byteClass is a constant
+// table, built once at package initialisation and never written after.
+const (
+	classSpace uint8 = 1 << iota
+	classPunct
+	classEndsWord // space, punctuation, quote or '#'
+)
+
+var byteClass = func() (t [256]uint8) {
+	for _, c := range []byte(" \t\n\r\f\v") {
+		t[c] |= classSpace | classEndsWord
+	}
+	for _, c := range []byte(punctChars) {
+		t[c] |= classPunct | classEndsWord
+	}
+	for _, c := range []byte("#\"'") {
+		t[c] |= classEndsWord
+	}
+	return t
+}()
+
+func isSpace(c byte) bool { return byteClass[c]&classSpace != 0 }
 
 func endsWord(s string, i int) bool {
 	c := s[i]
-	if isSpace(c) || c == '#' || c == '"' || c == '\'' || strings.IndexByte(punctChars, c) >= 0 {
+	if byteClass[c]&classEndsWord != 0 {
 		return true
 	}
 	return c == '/' && i+1 < len(s) && s[i+1] == '*'
@@ -69,13 +89,12 @@ func endsWord(s string, i int) bool {
 
 // advance moves the position over n bytes of input.
 func (s *scanner) advance(n int) {
-	for i := 0; i < n; i++ {
-		if s.src[i] == '\n' {
-			s.pos.Line++
-			s.pos.Column = 1
-		} else {
-			s.pos.Column++
-		}
+	skipped := s.src[:n]
+	if nl := strings.LastIndexByte(skipped, '\n'); nl >= 0 {
+		s.pos.Line += strings.Count(skipped, "\n")
+		s.pos.Column = n - nl
+	} else {
+		s.pos.Column += n
 	}
 	s.pos.Offset += n
 	s.src = s.src[n:]
@@ -122,7 +141,7 @@ func (s *scanner) Next() (lexer.Token, error) {
 			s.advance(n + 4)
 		case c == '"' || c == '\'':
 			return s.quoted(c)
-		case strings.IndexByte(punctChars, c) >= 0:
+		case byteClass[c]&classPunct != 0:
 			tok := lexer.Token{Type: tokPunct, Value: s.src[:1], Pos: s.pos}
 			s.advance(1)
 			return tok, nil

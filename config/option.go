@@ -92,8 +92,12 @@ type optState interface {
 type use struct {
 	ci    int    // chain index
 	key   string // instance names of the chain's named levels, joined by "\x00"
+	first string // the first and last of those names
+	last  string
+	id    int32 // the number of last (Generation.domainIDs) for a byID chain, else -1
 	entry *Entry
 	regex bool // the last level's name is a /regex/
+	hint  int  // how many values of this option the scope and its siblings hold, if counted
 }
 
 // Define registers an option in r and returns its handle. The same name may
@@ -205,10 +209,15 @@ type slot[T any] struct {
 
 type chainVals[T any] struct {
 	m map[string]slot[T]
-	// m2 holds the same values as m for a chain of two named levels
-	// (Binding:Domain), keyed level by level, so that the hot path looks up
-	// both names as given instead of building a joined key.
-	m2    map[string]map[string]slot[T]
+	// m2 holds the same values as m for a chain of two named levels that is
+	// not byID, keyed level by level, so that the hot path looks up both
+	// names as given instead of building a joined key.
+	m2 map[string]map[string]slot[T]
+	// byID (one level) and byID2 (two levels, by the first name) hold the
+	// same values as m for a byID chain, by the number of the domain or
+	// host name.
+	byID  map[int32]slot[T]
+	byID2 map[string]map[int32]slot[T]
 	regex bool // some key's last name is a /regex/
 }
 
@@ -221,7 +230,31 @@ type state[T any] struct {
 	global    slot[T]
 	chains    []chainVals[T] // parallel to def.chains
 	specific  bool           // some non-global chain holds a value
+	// steps lists, in fallback order, the chains a fetch has to try: those
+	// holding values, up to and including Global when it is set (nothing
+	// after it can be reached), each with how to look it up. Built by
+	// finish.
+	steps []fetchStep[T]
 }
+
+// fetchStep is one chain of a fallback walk and how lookup searches it.
+// It points at the chain and its values so that the walk does no indexing.
+type fetchStep[T any] struct {
+	c    *chain
+	cv   *chainVals[T]
+	last *elem // the chain's innermost level; nil for Global
+	op   stepOp
+}
+
+type stepOp uint8
+
+const (
+	opGlobal   stepOp = iota
+	opByID            // byID chain without /regex/ values, one level
+	opByID2           // the same with two levels
+	opTwoNames        // two named levels, not byID: m2
+	opKey             // anything else: lookupKey
+)
 
 type optBuilder[T any] struct {
 	st   *state[T]
@@ -254,23 +287,39 @@ func (b *optBuilder[T]) add(u use) error {
 	}
 	cv := &b.st.chains[u.ci]
 	if cv.m == nil {
-		cv.m = make(map[string]slot[T])
+		cv.m = make(map[string]slot[T], u.hint)
 	}
 	if old, ok := cv.m[u.key]; ok && o.spec.Datafree != nil {
 		o.spec.Datafree(old.v)
 	}
 	cv.m[u.key] = s
-	if c := &o.def.chains[u.ci]; c.named == 2 && len(c.elems) == 2 {
-		first, second, _ := strings.Cut(u.key, "\x00")
+	c := &o.def.chains[u.ci]
+	switch {
+	case u.id >= 0 && len(c.elems) == 1:
+		if cv.byID == nil {
+			cv.byID = make(map[int32]slot[T], u.hint)
+		}
+		cv.byID[u.id] = s
+	case u.id >= 0:
+		if cv.byID2 == nil {
+			cv.byID2 = make(map[string]map[int32]slot[T])
+		}
+		inner := cv.byID2[u.first]
+		if inner == nil {
+			inner = make(map[int32]slot[T], u.hint)
+			cv.byID2[u.first] = inner
+		}
+		inner[u.id] = s
+	case c.named == 2 && len(c.elems) == 2 && !c.byID:
 		if cv.m2 == nil {
 			cv.m2 = make(map[string]map[string]slot[T])
 		}
-		inner := cv.m2[first]
+		inner := cv.m2[u.first]
 		if inner == nil {
-			inner = make(map[string]slot[T])
-			cv.m2[first] = inner
+			inner = make(map[string]slot[T], u.hint)
+			cv.m2[u.first] = inner
 		}
-		inner[second] = s
+		inner[u.last] = s
 	}
 	cv.regex = cv.regex || u.regex
 	b.st.specific = true
@@ -279,6 +328,32 @@ func (b *optBuilder[T]) add(u use) error {
 
 func (b *optBuilder[T]) finish() (optState, ErrorList) {
 	o := b.st.o
+	for ci := range o.def.chains {
+		c, cv := &o.def.chains[ci], &b.st.chains[ci]
+		sp := fetchStep[T]{c: c, cv: cv, op: opKey}
+		if len(c.elems) > 0 {
+			sp.last = &c.elems[len(c.elems)-1]
+		}
+		switch {
+		case len(c.elems) == 0:
+			if !b.st.globalSet {
+				continue
+			}
+			sp.op = opGlobal
+		case len(cv.m) == 0:
+			continue
+		case c.byID && !cv.regex && len(c.elems) == 1:
+			sp.op = opByID
+		case c.byID && !cv.regex:
+			sp.op = opByID2
+		case len(c.elems) == 2 && c.named == 2 && !c.byID:
+			sp.op = opTwoNames
+		}
+		b.st.steps = append(b.st.steps, sp)
+		if sp.op == opGlobal {
+			break
+		}
+	}
 	if o.spec.Postset != nil {
 		b.st.each(func(s slot[T]) {
 			if err := o.spec.Postset(s.v); err != nil {
@@ -355,76 +430,104 @@ func (st *state[T]) lookupEntry(g *Generation, rs *refSet) (*Entry, bool) {
 	return nil, false
 }
 
-// lookup walks the fallback chains for the scopes in rs, except Global.
-// This is the hot path: no allocation unless a name needs lower-casing or a
-// key is longer than the stack buffer.
+// lookup walks the fallback chains for the scopes in rs, Global last.
+// This is the hot path: it allocates nothing unless a name longer than 128
+// bytes needs lower-casing, and its common shapes (one named level, two
+// named levels, a Domain or Host last) look each name up once.
 func (st *state[T]) lookup(g *Generation, rs *refSet) (slot[T], bool) {
-	var buf [128]byte
-	chains := st.o.def.chains
-	for ci := range chains {
-		c := &chains[ci]
-		if len(c.elems) == 0 {
-			if st.globalSet {
-				return st.global, true
+	for i := range st.steps {
+		sp := &st.steps[i]
+		switch sp.op {
+		case opGlobal:
+			return st.global, true
+		case opByID, opByID2:
+			num := &rs.domainNum
+			if sp.last.kind == kindHost {
+				num = &rs.hostNum
 			}
-			continue
-		}
-		cv := &st.chains[ci]
-		if len(cv.m) == 0 {
-			continue
-		}
-		if len(c.elems) == 1 && c.named == 1 {
-			// One level (Domain, Binding, a module instance): the name is
-			// the key, used in place unless it needs lower-casing.
-			e := &c.elems[0]
-			name, ok := rs.name(g, 0, e)
-			if !ok {
-				continue
+			if *num == 0 {
+				*num = rs.number(g, sp.last)
 			}
-			if rs.needsLower(e, name) {
-				lower := appendLower(buf[:0], name)
-				if s, hit := cv.m[string(lower)]; hit { // no allocation
+			if *num < 0 {
+				continue // no exact stanza has the name: nothing set for it
+			}
+			if sp.op == opByID {
+				if s, hit := sp.cv.byID[*num-1]; hit {
 					return s, true
 				}
-				name = string(lower) // only for the regex walk below
-			} else if s, hit := cv.m[name]; hit {
-				return s, true
-			}
-			if cv.regex {
-				// A copy: the caller's string must not escape through the
-				// regex walk, or every fetch would allocate its arguments.
-				if s, hit := st.regexLookup(g, c, cv, strings.Clone(name), 0); hit {
+			} else if n1, ok := rs.name(g, 0, &sp.c.elems[0]); ok {
+				if s, hit := sp.cv.byID2[n1][*num-1]; hit {
 					return s, true
 				}
 			}
-			continue
-		}
-		if len(c.elems) == 2 && c.named == 2 && !cv.regex {
-			// Two levels (Binding:Domain): a lookup per level.
-			n1, ok1 := rs.name(g, 0, &c.elems[0])
-			n2, ok2 := rs.name(g, 1, &c.elems[1])
+		case opTwoNames:
+			// A lookup per level, names as given, unless the first needs
+			// lower-casing.
+			n1, ok1 := rs.name(g, 0, &sp.c.elems[0])
+			n2, ok2 := rs.name(g, 1, &sp.c.elems[1])
 			if !ok1 || !ok2 {
 				continue
 			}
-			if !rs.needsLower(&c.elems[0], n1) && !rs.needsLower(&c.elems[1], n2) {
-				if s, hit := cv.m2[n1][n2]; hit {
+			if !rs.needsLower(&sp.c.elems[0], n1) {
+				if s, hit := sp.cv.m2[n1][n2]; hit {
 					return s, true
 				}
 				continue
 			}
-		}
-		key, last, ok := rs.key(g, c, buf[:0])
-		if !ok {
-			continue
-		}
-		if s, hit := cv.m[string(key)]; hit {
-			return s, true
-		}
-		if cv.regex {
-			if s, hit := st.regexLookup(g, c, cv, string(key), last); hit {
+			if s, ok := st.lookupKey(g, rs, sp.c, sp.cv); ok {
+				return s, true
+			}
+		default:
+			if s, ok := st.lookupKey(g, rs, sp.c, sp.cv); ok {
 				return s, true
 			}
 		}
+	}
+	var zero slot[T]
+	return zero, false
+}
+
+// lookupKey is lookup's general case for one chain: the joined key of every
+// named level, then the chain's /regex/ stanzas. It is a function of its own
+// so that the common cases do not pay for its buffer.
+func (st *state[T]) lookupKey(g *Generation, rs *refSet, c *chain, cv *chainVals[T]) (slot[T], bool) {
+	var buf [128]byte
+	if len(c.elems) == 1 && c.named == 1 {
+		// One level (Domain, Binding, a module instance): the name is the
+		// key, used in place unless it needs lower-casing.
+		e := &c.elems[0]
+		name, ok := rs.name(g, 0, e)
+		if !ok {
+			var zero slot[T]
+			return zero, false
+		}
+		if rs.needsLower(e, name) {
+			lower := appendLower(buf[:0], name)
+			if s, hit := cv.m[string(lower)]; hit { // no allocation
+				return s, true
+			}
+			name = string(lower) // only for the regex walk below
+		} else if s, hit := cv.m[name]; hit {
+			return s, true
+		}
+		if cv.regex {
+			// A copy: the caller's string must not escape through the
+			// regex walk, or every fetch would allocate its arguments.
+			return st.regexLookup(g, c, cv, strings.Clone(name), 0)
+		}
+		var zero slot[T]
+		return zero, false
+	}
+	key, last, ok := rs.key(g, c, buf[:0])
+	if !ok {
+		var zero slot[T]
+		return zero, false
+	}
+	if s, hit := cv.m[string(key)]; hit {
+		return s, true
+	}
+	if cv.regex {
+		return st.regexLookup(g, c, cv, string(key), last)
 	}
 	var zero slot[T]
 	return zero, false
@@ -486,7 +589,7 @@ func (o *Option[T]) Global(g *Generation) T {
 // Binding returns the value for a binding: the binding, then its
 // binding_group, then further along the fallback path, then the default.
 func (o *Option[T]) Binding(g *Generation, binding string) T {
-	rs := refSet{binding: binding, has: hasBinding}
+	rs := refSet{outer: binding, has: hasBinding}
 	return o.fetch(g, &rs)
 }
 
@@ -494,46 +597,46 @@ func (o *Option[T]) Binding(g *Generation, binding string) T {
 // following the fallback path (binding::domain, binding_group::domain,
 // binding, domain, global as the option declares), then the default.
 func (o *Option[T]) BindingDomain(g *Generation, binding, domain string) T {
-	rs := refSet{binding: binding, domain: domain, has: hasBinding | hasDomain, domainUpper: hasUpper(domain)}
+	rs := refSet{outer: binding, inner: domain, has: hasBinding | hasDomain}
 	return o.fetch(g, &rs)
 }
 
 // Domain returns the value for a domain: the Domain stanza (exact name, else
 // the first /regex/ stanza that matches), then fallback, then default.
 func (o *Option[T]) Domain(g *Generation, domain string) T {
-	rs := refSet{domain: domain, has: hasDomain, domainUpper: hasUpper(domain)}
+	rs := refSet{inner: domain, has: hasDomain}
 	return o.fetch(g, &rs)
 }
 
 // Host returns the value for a host, then fallback, then default.
 func (o *Option[T]) Host(g *Generation, host string) T {
-	rs := refSet{host: host, has: hasHost, hostUpper: hasUpper(host)}
+	rs := refSet{inner: host, has: hasHost}
 	return o.fetch(g, &rs)
 }
 
 // BindingHost returns the value for a host reached through a binding.
 func (o *Option[T]) BindingHost(g *Generation, binding, host string) T {
-	rs := refSet{binding: binding, host: host, has: hasBinding | hasHost, hostUpper: hasUpper(host)}
+	rs := refSet{outer: binding, inner: host, has: hasBinding | hasHost}
 	return o.fetch(g, &rs)
 }
 
 // Pathway returns the value for a pathway: the pathway, its pathway_group,
 // then fallback, then default.
 func (o *Option[T]) Pathway(g *Generation, pathway string) T {
-	rs := refSet{pathway: pathway, has: hasPathway}
+	rs := refSet{outer: pathway, has: hasPathway}
 	return o.fetch(g, &rs)
 }
 
 // PathwayDomain returns the value for a domain reached through a pathway.
 func (o *Option[T]) PathwayDomain(g *Generation, pathway, domain string) T {
-	rs := refSet{pathway: pathway, domain: domain, has: hasPathway | hasDomain, domainUpper: hasUpper(domain)}
+	rs := refSet{outer: pathway, inner: domain, has: hasPathway | hasDomain}
 	return o.fetch(g, &rs)
 }
 
 // Module returns the value of a module option for a non-singleton module
 // instance (or, with instance "", a singleton's), then default.
 func (o *Option[T]) Module(g *Generation, instance string) T {
-	rs := refSet{module: instance, has: hasModule}
+	rs := refSet{outer: instance, has: hasModule}
 	return o.fetch(g, &rs)
 }
 

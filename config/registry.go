@@ -158,6 +158,21 @@ type chain struct {
 	elems []elem
 	path  string // lower-case keywords joined by ":"; "" for Global
 	named int    // how many elems are named
+	// byID is set for the chains the hot fetches use most, Domain, Host,
+	// Binding:Domain and the like: one or two levels, all named, the last a
+	// Domain or Host. Their exact-name values are also kept by the
+	// generation's number for the domain or host name (Generation.domainIDs),
+	// so that a fetch hashes the name once, not once per chain. The first
+	// of two levels is never a Domain or Host: its name is used as given.
+	byID bool
+}
+
+// lastKind returns the kind of c's innermost level.
+func (c *chain) lastKind() elemKind {
+	if len(c.elems) == 0 {
+		return kindOther
+	}
+	return c.elems[len(c.elems)-1].kind
 }
 
 type elem struct {
@@ -200,6 +215,10 @@ func (r *Registry) parseFallbackLocked(s string) ([]chain, string, error) {
 			if d.named {
 				c.named++
 			}
+		}
+		if k := c.lastKind(); (k == kindDomain || k == kindHost) && c.named == len(c.elems) && c.named <= 2 &&
+			(c.named == 1 || c.elems[0].kind != kindDomain && c.elems[0].kind != kindHost) {
+			c.byID = true
 		}
 		if wantAnon && (len(c.elems) != 1 || c.elems[0].named) {
 			return nil, "", fmt.Errorf("%w: fallback %q: [%s] needs one anonymous (singleton) scope", ErrBadDefinition, s, part)

@@ -158,8 +158,22 @@ func (s *Scope) Path() []ScopeRef {
 
 const indexAbove = 8 // linear search is faster below this many entries
 
-func (s *Scope) setOption(e *Entry) {
-	key := strings.ToLower(e.Key)
+// lowerCache returns the lower-case form of option names and scope keywords
+// while a merged view is built: a file repeats a handful of spellings
+// thousands of times, and strings.ToLower allocates for each mixed-case one.
+// Instance names do not go through it; they are many and mostly distinct.
+type lowerCache map[string]string
+
+func (c lowerCache) lower(s string) string {
+	if l, ok := c[s]; ok {
+		return l
+	}
+	l := strings.ToLower(s)
+	c[s] = l
+	return l
+}
+
+func (s *Scope) setOption(e *Entry, lc lowerCache) {
 	if s.optIndex == nil && len(s.Options) < indexAbove {
 		for i, o := range s.Options {
 			if strings.EqualFold(o.Key, e.Key) {
@@ -173,9 +187,10 @@ func (s *Scope) setOption(e *Entry) {
 	if s.optIndex == nil {
 		s.optIndex = make(map[string]int, 2*indexAbove)
 		for i, o := range s.Options {
-			s.optIndex[strings.ToLower(o.Key)] = i
+			s.optIndex[lc.lower(o.Key)] = i
 		}
 	}
+	key := lc.lower(e.Key)
 	if i, ok := s.optIndex[key]; ok {
 		s.Options[i] = e
 		return
@@ -184,13 +199,17 @@ func (s *Scope) setOption(e *Entry) {
 	s.Options = append(s.Options, e)
 }
 
-func (s *Scope) child(e *Entry) *Scope {
-	k := scopeKey{strings.ToLower(e.Key), e.Name}
+// child returns the child scope for the scope entry e, creating it on first
+// use. hint is how many scope entries the body holding e has, to size the
+// index once.
+func (s *Scope) child(e *Entry, lc lowerCache, hint int) *Scope {
+	k := scopeKey{lc.lower(e.Key), e.Name}
 	if i, ok := s.childIndex[k]; ok {
 		return s.Children[i]
 	}
 	if s.childIndex == nil {
-		s.childIndex = make(map[scopeKey]int)
+		s.childIndex = make(map[scopeKey]int, hint)
+		s.Children = make([]*Scope, 0, hint)
 	}
 	c := &Scope{Keyword: e.Key, Name: e.Name, Named: e.Named, Pos: e.Pos, Parent: s}
 	s.childIndex[k] = len(s.Children)
@@ -203,25 +222,38 @@ func (s *Scope) child(e *Entry) *Scope {
 // allocates a new view on every call; callers keep the result.
 func (t *Tree) Root() *Scope {
 	root := &Scope{Keyword: "Global"}
+	lc := make(lowerCache)
 	if t.Main != nil {
-		mergeInto(root, t.Main.Entries)
+		mergeInto(root, t.Main.Entries, lc)
 	}
 	if t.Local != nil {
-		mergeInto(root, t.Local.Entries)
+		mergeInto(root, t.Local.Entries, lc)
 	}
 	return root
 }
 
-func mergeInto(s *Scope, entries []*Entry) {
+func mergeInto(s *Scope, entries []*Entry, lc lowerCache) {
+	scopes, options := 0, 0
+	for _, e := range entries {
+		switch e.Kind {
+		case ScopeEntry:
+			scopes++
+		case OptionEntry:
+			options++
+		}
+	}
+	if s.Options == nil && options > 0 {
+		s.Options = make([]*Entry, 0, options)
+	}
 	for _, e := range entries {
 		switch e.Kind {
 		case OptionEntry:
-			s.setOption(e)
+			s.setOption(e, lc)
 		case ScopeEntry:
-			mergeInto(s.child(e), e.Body)
+			mergeInto(s.child(e, lc, scopes), e.Body, lc)
 		case IncludeEntry:
 			for _, f := range e.Files {
-				mergeInto(s, f.Entries)
+				mergeInto(s, f.Entries, lc)
 			}
 		}
 	}
