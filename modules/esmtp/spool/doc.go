@@ -23,11 +23,16 @@
 // previous job ran (waiting up to Options.Window for more), flushes the data
 // of the batch's files, renames them all, and makes the renames durable with
 // one fsync(2) of the directory; the commits of the batch then complete
-// together, on the loop. With Options.SyncFS one syncfs(2) replaces the
-// per-file fdatasync(2) calls: one flush for the whole batch, but of every
-// dirty file of the file system, so it is for a spool on a file system of
-// its own. Without group commit every message gets its own fdatasync and
-// directory fsync, one message after the other.
+// together, on the loop. The batch's files are flushed together, not one after
+// the other: the job starts the writeback of every file (sync_file_range(2)),
+// then hands all their fdatasync(2) calls to the kernel at once through native
+// AIO (io_submit(2), IOCB_CMD_FDSYNC), so that the data writes, device cache
+// flushes and journal commits of the batch overlap and are shared instead of
+// paid once per file. A kernel without that falls back to plain fdatasync.
+// With Options.SyncFS one syncfs(2) replaces the per-file flushes: one flush
+// for the whole batch, but of every dirty file of the file system, so it is
+// for a spool on a file system of its own. Without group commit every message
+// gets its own fdatasync, one message after the other.
 //
 // With Fsync off nothing is flushed: a message is renamed into place as soon
 // as it is written and the 250 goes out while it may still be only in the

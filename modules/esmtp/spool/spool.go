@@ -82,6 +82,12 @@ type Spool struct {
 	job   threadpool.Job
 	batch []*op // the batch of the running job; written by the worker, read by the completion
 	spare []*op
+
+	// Writer-only (one writer job at a time): the batch flusher and its
+	// scratch slices, reused from batch to batch.
+	syncer syncer
+	fds    []int
+	errs   []error
 }
 
 // Open opens (creating if needed) the spool at opts.Dir and recovers it:
@@ -278,5 +284,6 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.syncer.close()
 	return closeFD(s.dirfd)
 }

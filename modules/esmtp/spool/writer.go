@@ -264,7 +264,7 @@ func (s *Spool) work(*threadpool.Job) error {
 				}
 			}
 		} else {
-			syncBatch(commits)
+			s.syncBatch(commits)
 		}
 		for _, o := range commits {
 			m := o.msg
@@ -422,14 +422,23 @@ func (m *Message) discard() {
 	}
 }
 
-// syncBatch flushes the data of every file of a batch, one after the other,
-// recording each failure in its op. (Concurrent flushes, which a journal may
-// fold into shared commits, were measured slower here and cost a thread per
-// blocked call; for one flush per batch, use SyncFS.) Writer only.
-func syncBatch(ops []*op) {
+// syncBatch flushes the data of every file of a batch, recording each
+// failure in its op. It first starts the writeback of every file, so that
+// their data goes to the device together, then has the kernel flush them all
+// concurrently (syncer). Writer only.
+func (s *Spool) syncBatch(ops []*op) {
+	fds, errs := s.fds[:0], s.errs[:0]
 	for _, o := range ops {
-		if err := fdatasync(o.msg.fd); err != nil {
-			o.err = fmt.Errorf("spool: %s: %w", o.msg.env.ID, err)
-		}
+		startWriteback(o.msg.fd)
+		fds = append(fds, o.msg.fd)
+		errs = append(errs, nil)
 	}
+	s.syncer.fdatasyncAll(fds, errs)
+	for i, o := range ops {
+		if errs[i] != nil {
+			o.err = fmt.Errorf("spool: %s: %w", o.msg.env.ID, errs[i])
+		}
+		errs[i] = nil
+	}
+	s.fds, s.errs = fds, errs
 }
