@@ -59,7 +59,8 @@ func (l *Loop) runDispatched() {
 
 // Stats are counters of a loop since it started.
 type Stats struct {
-	// Iterations counts passes through the loop (one epoll_wait each).
+	// Iterations counts passes through the loop: one wait for work each, which
+	// is a single epoll_wait unless the loop polled (see Polls).
 	Iterations uint64
 	// Wakeups counts eventfd writes made to wake the loop from epoll_wait.
 	Wakeups uint64
@@ -69,10 +70,16 @@ type Stats struct {
 	Callbacks uint64
 	// Timers counts timers fired.
 	Timers uint64
+	// Polls counts the zero-timeout epoll_wait calls the loop made while it
+	// polled for an expected hand-over instead of sleeping (see Loop.Expect).
+	Polls uint64
+	// Expected is the count of hand-overs announced with Loop.Expect and not
+	// yet withdrawn: zero whenever nothing is on its way.
+	Expected int64
 }
 
 type counters struct {
-	iterations, wakeups, dispatched, callbacks, timers atomic.Uint64
+	iterations, wakeups, dispatched, callbacks, timers, polls atomic.Uint64
 }
 
 // Stats returns the loop's counters. Any goroutine may call it.
@@ -83,5 +90,7 @@ func (l *Loop) Stats() Stats {
 		Dispatched: l.stats.dispatched.Load(),
 		Callbacks:  l.stats.callbacks.Load(),
 		Timers:     l.stats.timers.Load(),
+		Polls:      l.stats.polls.Load(),
+		Expected:   l.expected.Load(),
 	}
 }

@@ -12,7 +12,12 @@
 //     million connection timeouts cost O(1) each and timers still fire in deadline
 //     order;
 //   - hand-overs from other goroutines ([Loop.Dispatch], [Loop.Resume]), queued in a
-//     batch and woken through an eventfd only when the loop may be asleep.
+//     batch and woken through an eventfd only when the loop may be asleep. A producer
+//     that knows a hand-over is coming soon (a thread pool job taken by a running
+//     worker) announces it with [Loop.Expect]; while one is expected the loop polls
+//     epoll with a zero timeout for up to [Options].Spin before it sleeps, so that the
+//     hand-over finds it awake: no eventfd write, no thread wake-up. With nothing
+//     expected the loop never polls.
 //
 // Everything else is loop-only: a call from another goroutine panics with
 // "sched: <Method> called off the loop goroutine" instead of racing.

@@ -24,6 +24,10 @@ type Options struct {
 	// Clock returns the current time; nil means time.Now. Tests use it to move
 	// time without waiting for it.
 	Clock func() time.Time
+	// Spin is how long the loop polls for hand-overs announced with Expect
+	// before it sleeps in epoll_wait; it never polls past the next timer. Zero
+	// means 50µs; a negative value turns polling off.
+	Spin time.Duration
 }
 
 const (
@@ -62,6 +66,8 @@ type Loop struct {
 	wheel    wheel
 	draining bool // Shutdown in progress: exit once live reaches zero
 	ctls     int  // epoll_ctl calls for fd events, so tests can prove none is wasted
+	// backoff spaces out polls for expected hand-overs that do not pay; see wait.
+	backoff spinBackoff
 
 	// Hand-over state shared with other goroutines.
 	q dispatchQueue
@@ -72,6 +78,9 @@ type Loop struct {
 	wakeSent atomic.Bool
 	stopping atomic.Bool
 	started  atomic.Bool
+	// expected counts hand-overs announced by Expect and not yet handed over;
+	// while positive the loop may poll instead of sleeping (see wait).
+	expected atomic.Int64
 	// finished is set when Run is about to return: Dispatch then drops its
 	// function and wake stops writing the eventfd.
 	finished atomic.Bool
@@ -100,6 +109,9 @@ func New(opts Options) (*Loop, error) {
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
+	}
+	if opts.Spin == 0 {
+		opts.Spin = defaultSpin
 	}
 	l := &Loop{
 		opts:   opts,
@@ -219,19 +231,8 @@ func (l *Loop) run() error {
 			return nil
 		}
 
-		timeout := l.timeout()
-		if timeout != 0 {
-			// Announce the sleep, then look at the queue again: a producer that
-			// enqueued before seeing sleeping == true is caught by this check, one
-			// that enqueues after it sees sleeping and writes the eventfd.
-			l.sleeping.Store(true)
-			if l.q.nonEmpty.Load() || l.stopping.Load() {
-				timeout = 0
-			}
-		}
 		var err error
-		n, err = unix.EpollWait(l.epfd, l.evbuf, timeout)
-		l.sleeping.Store(false)
+		n, err = l.wait()
 		if err != nil {
 			n = 0
 			if err != unix.EINTR {
@@ -239,28 +240,6 @@ func (l *Loop) run() error {
 			}
 		}
 	}
-}
-
-// timeout returns the epoll_wait timeout in milliseconds: 0 when work is queued,
-// -1 when nothing is scheduled, else the time to the next timer rounded up so
-// that the loop never wakes before the deadline.
-func (l *Loop) timeout() int {
-	if l.q.nonEmpty.Load() {
-		return 0
-	}
-	next, ok := l.wheel.next()
-	if !ok {
-		return -1
-	}
-	d := next - l.now.Sub(l.base)
-	if d <= 0 {
-		return 0
-	}
-	ms := (d + time.Millisecond - 1) / time.Millisecond
-	if ms > 1<<30 {
-		ms = 1 << 30
-	}
-	return int(ms)
 }
 
 // drainWake empties the eventfd and re-opens the door for the next wake-up write.

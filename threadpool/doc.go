@@ -55,6 +55,14 @@
 // and already goes through the loop's batched hand-over, so a second queue would only add a
 // loop iteration of latency.
 //
+// At low load a round trip is dominated by two thread wake-ups: a waiting worker's, then the
+// sleeping loop's. A worker that has just finished a job therefore polls its queue for a moment
+// (Options.Spin, at most half the processors' worth of workers at once) before it waits; a job
+// that such a worker takes is announced to its loop (sched.Loop.Expect), which then polls for
+// the completion instead of sleeping. A job that needs a waiting worker woken is not announced:
+// the woken goroutine needs a processor, and a loop polling meanwhile would hold one. Spins
+// that catch nothing are spaced out, so slow jobs do not keep either side spinning.
+//
 // # Shutdown, panics, statistics
 //
 // Manager.Shutdown drains every pool except skip-on-shutdown jobs, up to a deadline, and

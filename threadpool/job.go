@@ -130,4 +130,7 @@ type Job struct {
 	holdsSlot bool
 	// syncWake is set while a synchronous submitter waits for a Limiter slot; release closes it.
 	syncWake chan struct{}
+	// expecting is the loop told (sched.Loop.Expect) that this job's completion is coming, or
+	// nil; see Manager.expect.
+	expecting *sched.Loop
 }

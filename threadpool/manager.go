@@ -3,6 +3,7 @@ package threadpool
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -25,6 +26,10 @@ type Options struct {
 	Loop *sched.Loop
 	// Logger receives panics of jobs and fallbacks to the IO pool; nil means slog.Default().
 	Logger *slog.Logger
+	// Spin is how long a worker that has just finished a job polls its pool's queue for the
+	// next one before it waits to be woken. Zero means 50µs; a negative value turns polling
+	// off.
+	Spin time.Duration
 }
 
 // Manager holds the named pools. Create it with NewManager; every method may be called from
@@ -48,6 +53,12 @@ type Manager struct {
 	warned map[ClassID]bool // removed classes whose fallback to IO has been logged
 
 	loopQueues sync.Map // *sched.Loop -> *loopQueue, created on first use of a loop
+
+	// spinners counts workers polling for a job (pool.spin), at most maxSpinners at once: on
+	// two cores one spinner and the master loop already fill the machine.
+	spinners    atomic.Int32
+	maxSpinners int32         // immutable
+	spin        time.Duration // Options.Spin with its default; immutable
 }
 
 // NewManager returns a manager holding the built-in pools at their defaults. It starts no
@@ -59,6 +70,12 @@ func NewManager(opts Options) *Manager {
 		pools:  make(map[string]*pool),
 		names:  []string{""},
 		warned: make(map[ClassID]bool),
+		// Half the processors, as the Go runtime allows for its own spinning threads.
+		maxSpinners: int32(max(1, runtime.GOMAXPROCS(0)/2)),
+		spin:        opts.Spin,
+	}
+	if m.spin == 0 {
+		m.spin = defaultSpin
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -261,6 +278,17 @@ func (m *Manager) submit(j *Job, mayWait bool) error {
 	return err
 }
 
+// unexpect withdraws what pool.push announced to j's loop (sched.Loop.Expect): the completion
+// has been queued for the loop, or will not come soon (the job was dropped, or awaits an
+// explicit Complete, which may be far off). It must run before the job is idle again, while
+// no one else may touch it.
+func unexpect(j *Job) {
+	if l := j.expecting; l != nil {
+		j.expecting = nil
+		l.Expect(-1)
+	}
+}
+
 // place hands an in-flight job to its pool.
 func (m *Manager) place(j *Job, mayWait bool) error {
 	if m.stopping.Load() {
@@ -274,15 +302,14 @@ func (m *Manager) place(j *Job, mayWait bool) error {
 		if err != nil {
 			return err
 		}
-		p.mu.Lock()
-		inline := j.Mode == CompleteSync || p.concurrency == 0
-		p.mu.Unlock()
-		if inline {
+		if j.Mode == CompleteSync {
 			return m.runInline(p, j)
 		}
-		switch err := p.push(j, wait); err {
+		switch err := p.push(j, wait, m.completesOn(j)); err {
 		case nil:
 			return nil
+		case errInline:
+			return m.runInline(p, j)
 		case errRetired:
 			continue // removed while we looked: resolve again
 		default:
@@ -334,6 +361,15 @@ func (m *Manager) validate(j *Job) error {
 	}
 	if (j.Mode == CompleteModule || j.Mode == CompleteCallbackSched) && m.loopOf(j) == nil {
 		return bad(j.Mode.String() + " needs a loop (Options.Loop or Job.Loop)")
+	}
+	return nil
+}
+
+// completesOn returns the loop that j's completion is handed to, or nil when it completes
+// elsewhere.
+func (m *Manager) completesOn(j *Job) *sched.Loop {
+	if j.Mode.viaLoopQueue() || j.Mode == CompleteEvent {
+		return m.loopOf(j)
 	}
 	return nil
 }
@@ -404,6 +440,7 @@ func (m *Manager) run(p *pool, j *Job, start time.Time) {
 	p.checkDrainedLocked()
 	p.mu.Unlock()
 	if j.SkipCompletion {
+		unexpect(j)
 		j.state.Store(jobAwaiting)
 		return
 	}
@@ -445,6 +482,7 @@ func (m *Manager) finishDropped(js []*Job) {
 			m.handOff(j.Limiter.release())
 		}
 		free := j.Free
+		unexpect(j)
 		j.state.Store(jobIdle)
 		if free != nil {
 			free()
@@ -464,11 +502,19 @@ func (m *Manager) Complete(j *Job) error {
 
 // complete runs j's completion here, or queues it for its loop.
 func (m *Manager) complete(j *Job) {
+	// Read before the hand-over, after which the loop may submit j again. The count drops
+	// only once the completion is queued, so a polling loop sees the hand-over before it
+	// sees nothing left to expect.
+	l := j.expecting
+	j.expecting = nil
 	if j.Mode.viaLoopQueue() {
 		m.loopQueue(m.loopOf(j)).push(j)
-		return
+	} else {
+		completeHere(j, time.Time{})
 	}
-	completeHere(j, time.Time{})
+	if l != nil {
+		l.Expect(-1)
+	}
 }
 
 // completeHere runs j's completion on the current goroutine; now is the loop's time for loop
@@ -560,3 +606,19 @@ func (m *Manager) Queue(name string) (QueueSnapshot, error) {
 	}
 	return q, nil
 }
+
+// spinEnter takes one of the spinner slots and reports whether it got one.
+func (m *Manager) spinEnter() bool {
+	for {
+		n := m.spinners.Load()
+		if n >= m.maxSpinners {
+			return false
+		}
+		if m.spinners.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// spinLeave gives a spinner slot back.
+func (m *Manager) spinLeave() { m.spinners.Add(-1) }

@@ -693,7 +693,10 @@ func TestShutdownDropsParkedJobAndPassesSlot(t *testing.T) {
 		}
 		done <- r
 	}()
-	waitFor(t, "shutdown to begin", func() bool { return m.stopping.Load() })
+	// The pool's own flag, not the Manager's: Shutdown raises the Manager's first, and a slot
+	// released in between would let "skip" run.
+	io := m.poolAt(c)
+	waitFor(t, "shutdown to reach the pool", func() bool { return locked(io, func() bool { return io.stopping }) })
 	g.release() // the slot goes to "skip", which is dropped and must pass it on to "keep"
 	if err := sem.Wait(t.Context()); err != nil {
 		t.Fatal(err)

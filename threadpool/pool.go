@@ -2,12 +2,22 @@ package threadpool
 
 import (
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/ecelerity-go/ecelerity/sched"
 )
 
-// errRetired tells Submit that the pool it picked was removed meanwhile; it looks again.
-var errRetired = errors.New("threadpool: pool retired")
+// Internal answers of pool.push to Submit, never returned to callers.
+var (
+	// errRetired: the pool Submit picked was removed meanwhile; it looks again.
+	errRetired = errors.New("threadpool: pool retired")
+	// errInline: the pool has concurrency 0, so Submit runs the job itself. push tells,
+	// rather than Submit looking first, so that a submit takes the pool's lock once.
+	errInline = errors.New("threadpool: pool runs jobs inline")
+)
 
 // pool is one named pool: a FIFO queue of jobs and the worker goroutines that run them.
 // Workers are started on demand, up to the concurrency, so a pool nobody uses costs nothing;
@@ -35,9 +45,18 @@ type pool struct {
 	closed      bool          // drained has been closed
 	drained     chan struct{} // closed when a stopping pool has nothing left
 	left        chan struct{} // closed when a retired pool has drained and left the table
+	spinning    int           // workers polling for a job instead of waiting on work (see spin)
+	backoff     spinBackoff   // spins skipped after spins that caught nothing
 	work        *sync.Cond    // workers wait here for a job
 	room        *sync.Cond    // submitters wait here for backlog room
 	st          poolCounters
+
+	// hasWork mirrors queued > 0 for spinning workers, which poll it without the lock. It is
+	// written under mu.
+	hasWork atomic.Bool
+	// kicks counts kickLocked calls, so that a spinning worker notices a resize, a retirement
+	// or a shutdown at once rather than at the end of its spin. It is written under mu.
+	kicks atomic.Uint32
 }
 
 func newPool(m *Manager, name string, class ClassID, s Spec) *pool {
@@ -65,11 +84,15 @@ func (p *pool) maxWorkersLocked() int {
 	return p.concurrency
 }
 
-// push appends j to the queue. When the backlog is full it waits for room if wait is set and
-// fails with ErrBacklogFull otherwise.
-func (p *pool) push(j *Job, wait bool) error {
+// push appends j to the queue, or returns errInline for a pool of concurrency 0. When the
+// backlog is full it waits for room if wait is set and fails with ErrBacklogFull otherwise.
+// loop is the loop j completes on, or nil.
+func (p *pool) push(j *Job, wait bool, loop *sched.Loop) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.concurrency == 0 {
+		return errInline
+	}
 	for {
 		switch {
 		case p.stopping:
@@ -97,6 +120,18 @@ func (p *pool) push(j *Job, wait bool) error {
 	}
 	p.tail = j
 	p.queued++
+	p.hasWork.Store(true)
+	if loop != nil && p.queued <= p.spinning {
+		// A spinning worker takes the job at once, so its completion will be back within
+		// microseconds: tell the loop, which then polls for it instead of sleeping. A job
+		// for a waiting worker is not announced: that worker's thread must be woken first,
+		// and a loop spinning meanwhile would only keep busy the processor it could run on
+		// (announcing every job made a 1-in-flight round trip 90µs instead of 14µs on two
+		// virtual processors). Announced here, under mu, because the worker may complete
+		// the job as soon as mu is released.
+		j.expecting = loop
+		loop.Expect(1)
+	}
 	p.wakeOneLocked()
 	return nil
 }
@@ -114,6 +149,7 @@ func (p *pool) requeueFront(j *Job) {
 		p.tail = j
 	}
 	p.queued++
+	p.hasWork.Store(true)
 	p.wakeOneLocked()
 }
 
@@ -129,6 +165,9 @@ func (p *pool) popLocked() *Job {
 	}
 	j.next = nil
 	p.queued--
+	if p.queued == 0 {
+		p.hasWork.Store(false)
+	}
 	if p.backlog > 0 {
 		// Room for one more submitter. Signal, not Broadcast: one pop makes room for one push.
 		p.room.Signal()
@@ -136,9 +175,13 @@ func (p *pool) popLocked() *Job {
 	return j
 }
 
-// wakeOneLocked gets one worker onto a newly queued job: an idle one if any, else a new one
-// while under the limit.
+// wakeOneLocked gets one worker onto a newly queued job: a spinning one if any is not yet
+// spoken for (it sees the job without being woken), else an idle one, else a new one while
+// under the limit.
 func (p *pool) wakeOneLocked() {
+	if p.queued <= p.spinning {
+		return
+	}
 	if p.idle > 0 {
 		p.idle--
 		p.work.Signal()
@@ -151,9 +194,10 @@ func (p *pool) wakeOneLocked() {
 }
 
 // kickLocked reconciles workers with the queue after the concurrency or state changed: it wakes
-// every idle worker (each re-checks whether it should stay) and starts workers for queued jobs
-// up to the new limit.
+// every idle worker and ends every spin (each worker re-checks whether it should stay) and
+// starts workers for queued jobs up to the new limit.
 func (p *pool) kickLocked() {
+	p.kicks.Add(1)
 	p.idle = 0
 	p.work.Broadcast()
 	for n := p.queued; n > 0 && p.workers < p.maxWorkersLocked(); n-- {
@@ -179,6 +223,7 @@ func (p *pool) checkDrainedLocked() {
 // retired and has nothing queued.
 func (p *pool) worker() {
 	var dropped []*Job // jobs dropped by shutdown, finished outside the lock
+	ran := false       // a job ran since this worker last waited or spun
 	p.mu.Lock()
 	for p.workers <= p.maxWorkersLocked() {
 		j := p.popLocked()
@@ -186,6 +231,26 @@ func (p *pool) worker() {
 			if p.stopping || p.retired {
 				break
 			}
+			if ran && p.m.spin > 0 && p.backoff.try() && p.m.spinEnter() {
+				// Just finished a job: poll for the next one for a moment before
+				// waiting on work, where a job would need this goroutine's thread
+				// woken (see spin).
+				ran = false
+				p.spinning++
+				kicks := p.kicks.Load()
+				p.mu.Unlock()
+				caught := p.spin(kicks)
+				p.m.spinLeave()
+				p.mu.Lock()
+				p.spinning--
+				if caught || p.queued > 0 {
+					p.backoff.hit()
+				} else {
+					p.backoff.miss()
+				}
+				continue
+			}
+			ran = false
 			p.idle++
 			p.work.Wait()
 			continue
@@ -196,10 +261,19 @@ func (p *pool) worker() {
 			continue
 		}
 		if j.Limiter != nil && !j.holdsSlot {
+			// A parked job may wait long for its slot, so it is no longer announced to its
+			// loop. The announcement is taken off before parking: once parked, the job
+			// belongs to whoever releases the slot.
+			announced := j.expecting
+			j.expecting = nil
 			if !j.Limiter.acquireOrPark(j) {
+				if announced != nil {
+					announced.Expect(-1)
+				}
 				p.parked++
 				continue
 			}
+			j.expecting = announced
 			j.holdsSlot = true
 		}
 		start := time.Now()
@@ -211,6 +285,7 @@ func (p *pool) worker() {
 		p.m.finishDropped(dropped)
 		dropped = dropped[:0]
 		p.m.run(p, j, start)
+		ran = true
 
 		p.mu.Lock()
 	}
@@ -244,4 +319,73 @@ func (p *pool) recordLocked(run time.Duration, err error, panicked bool) {
 	if panicked {
 		p.st.panics++
 	}
+}
+
+// defaultSpin bounds how long a worker that has just finished a job polls the queue before it
+// waits on the pool's condition (Options.Spin). A waiting worker's goroutine sleeps with its OS
+// thread parked in the kernel, and the submitter (the master loop, locked to its thread) can
+// only make it runnable: another thread must then be woken to run it, and on a virtual machine
+// whose other processor sits idle that takes tens of microseconds, paid on every job of a
+// round trip at low load. A spinning worker is still on its thread and sees the job at once.
+// The budget must outlast the loop's own turn-around (its wake-up if it slept, the completion,
+// the next submit), or the first round trip after a pause never reaches the spinning state;
+// the Manager caps how many workers spin at once.
+const defaultSpin = 50 * time.Microsecond
+
+// spinYield is how many polls a spinning worker makes between yields of its processor.
+const spinYield = 64
+
+// spin polls hasWork for up to the Manager's spin budget and reports whether a job appeared;
+// it also stops when the pool is kicked (kicks moves on from the value read under mu before
+// the spin). It yields the processor now and then, so goroutines
+// that become runnable meanwhile wait microseconds at most; yielding on every poll would send
+// this goroutine through the global run queue each time, where the loop's thread, wanting a
+// processor back after a system call, has to queue behind it.
+func (p *pool) spin(kicks uint32) bool {
+	start := time.Now()
+	for i := 1; ; i++ {
+		if p.hasWork.Load() {
+			return true
+		}
+		if i%spinYield == 0 {
+			if p.kicks.Load() != kicks || time.Since(start) > p.m.spin {
+				return false
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// spinBackoff spaces out spins that do not pay: after k spins in a row that caught nothing,
+// the next 2^k-1 chances to spin (up to 63) are passed over, and one spin that catches
+// something brings spinning back at once. Jobs slower than the budget then cost a wasted spin
+// now and then instead of one per job. A timing rule ("spin again when work came back soon
+// after waiting") was tried and does not work: the time to come back includes the very
+// thread wake-up that spinning avoids, tens of microseconds on a virtual machine, so it never
+// looked soon enough. The owner guards it.
+type spinBackoff struct {
+	misses uint8  // spins in a row that caught nothing, capped at spinBackoffMax
+	skip   uint32 // chances to spin still to pass over
+}
+
+const spinBackoffMax = 6
+
+// try reports whether to spin at this chance.
+func (b *spinBackoff) try() bool {
+	if b.skip > 0 {
+		b.skip--
+		return false
+	}
+	return true
+}
+
+// hit records a spin that caught work.
+func (b *spinBackoff) hit() { b.misses, b.skip = 0, 0 }
+
+// miss records a spin that ran out of budget.
+func (b *spinBackoff) miss() {
+	if b.misses < spinBackoffMax {
+		b.misses++
+	}
+	b.skip = 1<<b.misses - 1
 }

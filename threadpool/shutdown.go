@@ -132,6 +132,7 @@ func (p *pool) sweepLocked(drop func(*Job) bool) []*Job {
 		}
 		j.next = nil
 		p.queued--
+		p.hasWork.Store(p.queued > 0)
 		p.countDropLocked(j)
 		out = append(out, j)
 		j = next
