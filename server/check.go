@@ -29,7 +29,7 @@ func Check(opts Options, w io.Writer) bool {
 		}
 		defer os.RemoveAll(dir)
 		path = filepath.Join(dir, DefaultConfigName)
-		if err := writeDefaultConfig(path); err != nil {
+		if err := writeDefaultConfig(path, opts.DefaultESMTPListen); err != nil {
 			fmt.Fprintln(w, err)
 			return false
 		}

@@ -92,11 +92,15 @@ func (s *Server) commands() []control.Command {
 				}
 				return out
 			}},
-		{Name: "generations", Help: "List the live generations, their age and the references they hold.",
+		// Blocking: the ESMTP listener's session counts are behind its lock, which
+		// its generation set-up holds while it binds; the loop must not wait on it.
+		{Name: "generations", Help: "List the live generations, their age, the references they hold and the ESMTP sessions on each.",
+			Blocking: true,
 			Run: func(*control.Ctx, []string) (string, error) {
-				return modules.FormatGenerations(s.mods.Generations()), nil
+				return formatGenerations(s.mods.Generations(), s.listenerSessions()), nil
 			}},
 	}
+	cmds = append(cmds, s.spoolCommands()...)
 	// The read-only members of the config family are commands of their own, so that
 	// the audit log records only the ones that change something.
 	for _, sub := range []string{"get", "eval", "show", "showrecurse", "locate", "replay"} {

@@ -16,6 +16,16 @@
 //     gracefully. Run does all of it around a signal channel.
 //   - Check is `ecelerity --check`: the module manager's dry run of a file, every
 //     error with its file:line:col, nothing started.
+//   - The reference ESMTP listener (esmtp.go): the server gives the built-in
+//     ESMTP_Listener module of its chain its master loop, pools, module manager,
+//     logs (R lines to the mainlog and rejections to the rejectlog, both counted
+//     as messages received and rejected) and paniclog before generation 1 is
+//     built, binding it to this server (esmtp.NewInfo) rather than through the
+//     process-wide esmtp.Provide, which it calls only when Options.Loaders are
+//     given. The ready line lists its addresses ("mail 127.0.0.1:2525") and its
+//     spool; `generations` shows the sessions each generation holds; `spool
+//     count|list|drop ID` are short for `ESMTP_Listener spool ...`; the metrics
+//     gain its sessions per listener and per generation.
 //   - The module kinds beyond the built-ins (extensions.go): unless Options.Loaders
 //     are given, the server makes the Lua scriptlet runtime (the scriptlet module,
 //     Lua modules by name, msys.cmod for scripts; paniclog tag "scriptlet") and the
@@ -36,13 +46,18 @@
 //	TimestampFormat = "[%a %d %b %Y %H:%M:%S] "                prefix of foreground (-d) lines
 //	Debug_Flags { DEBUG = ()  INFO = ()  NOTICE = (ALL) ... }  the core's paniclog level: the least
 //	                                                         severe level with a non-empty list
-//	Spoolbase = "/var/spool/ecelerity"                       accepted; the spool of a later issue reads it
+//	Spoolbase = "/var/spool/ecelerity"                       the ESMTP listener's spool directory
 //	Metrics_Address = "127.0.0.1:9025"                       Prometheus /metrics; off when empty
 //	Native_Runtime_Dir = "/run/ecelerity/native"             private copies of native libraries
 //	                                                         (default: the first control socket's
 //	                                                         path + ".native"); cleaned at start-up
 //	Dynamic_Reload_Mode = true                               false: a native library loads once per
 //	                                                         process; a changed file waits for a restart
+//
+// The embedded default configuration (default.conf, written beside the default
+// control socket when there is no -c) listens for mail on 127.0.0.1:2525
+// (Options.DefaultESMTPListen moves it) for the domain localhost, with its spool
+// in a spool directory beside the file.
 //
 // The log files are a core stanza, Logging, rather than an ec_logger module instance:
 // the paniclog must exist before any module loads and after the last one is gone, and

@@ -231,8 +231,13 @@ func checkExtensions(opts Options, store *config.Store, path string) (*extension
 		return nil, nil, fmt.Errorf("server: check: %w", err)
 	}
 	pools := threadpool.NewManager(threadpool.Options{Logger: slog.New(slog.DiscardHandler)})
+	env, err := checkListenerEnv(pools)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
 	e := newExtensions(extOptions{
-		builtins: opts.builtins(), pools: pools, store: store, mem: memtype.NewRegistry(memtype.Options{}),
+		builtins: bindListener(opts.builtins(), env), pools: pools, store: store, mem: memtype.NewRegistry(memtype.Options{}),
 		scriptLog: slog.New(slog.DiscardHandler), nativeLog: slog.New(slog.DiscardHandler),
 		configDir: filepath.Dir(path), libexec: opts.Libexec, runtimeDir: dir,
 	})

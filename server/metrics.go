@@ -6,12 +6,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ecelerity-go/ecelerity/modules/esmtp"
 )
 
 // collector turns the server's snapshots into Prometheus metrics at scrape time. It
 // reads only what is safe from any goroutine without waiting for the master loop:
 // hook counters (atomics of the installed registry), pool and memory-type snapshots,
-// the module manager's generation list and the server's own atomics.
+// the module manager's generation list, the ESMTP listener's session counts and the
+// server's own atomics.
 type collector struct {
 	s *Server
 
@@ -23,6 +26,7 @@ type collector struct {
 	memBytes, memPeakBytes, memObjects                      *prometheus.Desc
 	gensAlive, genRefs, genConfigRefs                       *prometheus.Desc
 	reloads, messages, startTime                            *prometheus.Desc
+	listenerSessions, listenerGenSessions                   *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -57,6 +61,9 @@ func newCollector(s *Server) *collector {
 		reloads:          d("reloads_total", "Configuration reloads by result.", "result"),
 		messages:         d("messages_total", "Messages by outcome, as the listeners count them.", "outcome"),
 		startTime:        d("start_time_seconds", "When the server started, in Unix seconds."),
+		listenerSessions: d("listener_sessions", "Sessions open on a listener.", "listener"),
+		listenerGenSessions: d("listener_generation_sessions",
+			"Sessions open on a listener, by the configuration generation each holds.", "listener", "generation"),
 	}
 }
 
@@ -66,7 +73,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.provCalls, c.provPanics, c.provSampledCalls, c.provSampledSec,
 		c.poolQueued, c.poolBusy, c.poolThreads, c.poolConcurrency, c.poolCompleted, c.poolFailed, c.poolPanics,
 		c.poolWaitMean, c.poolWaitP99, c.memBytes, c.memPeakBytes, c.memObjects,
-		c.gensAlive, c.genRefs, c.genConfigRefs, c.reloads, c.messages, c.startTime} {
+		c.gensAlive, c.genRefs, c.genConfigRefs, c.reloads, c.messages, c.startTime,
+		c.listenerSessions, c.listenerGenSessions} {
 		ch <- d
 	}
 }
@@ -147,6 +155,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.messages, float64(s.stats.pub.MessagesReceived.Load()), "received")
 	counter(c.messages, float64(s.stats.pub.MessagesRejected.Load()), "rejected")
 	gauge(c.startTime, float64(s.startedAt.UnixNano())/1e9)
+	// The listener's counts are atomics behind a short lock of its own that the
+	// loop takes only to look up a generation: a scrape never waits for the loop.
+	if m := s.listener(); m != nil {
+		var total int64
+		for _, g := range m.Sessions() {
+			total += g.Sessions
+			gauge(c.listenerGenSessions, float64(g.Sessions), esmtp.ModuleName, strconv.FormatUint(g.Generation, 10))
+		}
+		gauge(c.listenerSessions, float64(total), esmtp.ModuleName)
+	}
 }
 
 // metricsHandler serves reg in the Prometheus text format.

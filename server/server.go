@@ -22,6 +22,7 @@ import (
 	"github.com/ecelerity-go/ecelerity/logging"
 	"github.com/ecelerity-go/ecelerity/memtype"
 	"github.com/ecelerity-go/ecelerity/modules"
+	"github.com/ecelerity-go/ecelerity/modules/esmtp"
 	"github.com/ecelerity-go/ecelerity/modules/scriptlet"
 	"github.com/ecelerity-go/ecelerity/sched"
 	"github.com/ecelerity-go/ecelerity/threadpool"
@@ -37,6 +38,11 @@ type Options struct {
 	// configuration, written to DefaultConfigName in the default control directory
 	// so that reload and writeback have a file.
 	ConfigPath string
+	// DefaultESMTPListen is the address of the ESMTP listener in the embedded
+	// default configuration (ConfigPath empty); empty means DefaultESMTPListen.
+	// cmd/ecelerity takes it from ECELERITY_ESMTP_LISTEN, so that tests and a
+	// second daemon on one machine do not contend for port 2525.
+	DefaultESMTPListen string
 	// Foreground (-d) copies every paniclog line to Stderr with the TimestampFormat.
 	Foreground bool
 	// PidFile (-p) is held locked while the server runs; empty means none.
@@ -203,9 +209,10 @@ func (s *Server) logf(l logging.Level, format string, args ...any) {
 
 // Start brings the server up, in order: the pidfile, a check that no live server
 // owns the control sockets, the master loop, the thread pools, generation 1 built
-// with the privileged flag (modules discovered in the libexec path), the control and
-// metrics listeners, then one log line saying what it listens on and READY=1 to the
-// service manager. On any error what was started is stopped again and the error says
+// with the privileged flag (modules discovered in the libexec path; the ESMTP
+// listener, given this server's loop, pools and logs first, binds its addresses
+// there), the control and metrics listeners, then one log line saying what it
+// listens on (mail addresses and spool included) and READY=1 to the service manager. On any error what was started is stopped again and the error says
 // why.
 func (s *Server) Start(ctx context.Context) (err error) {
 	if !s.state.CompareAndSwap(int32(stateNew), int32(stateStarting)) {
@@ -259,14 +266,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 
 	s.pools = threadpool.NewManager(threadpool.Options{Loop: s.loop, Logger: s.plog.Logger("threadpool")})
+	listenerEnv := s.esmtpEnv()
 	loaders := s.opts.Loaders
-	if loaders == nil {
+	if loaders != nil {
+		// The given loaders may open the process-wide ESMTP listener, which reads
+		// its Env from esmtp.Provide; it must have it before generation 1.
+		esmtp.Provide(listenerEnv)
+	} else {
 		dir, err := nativeRuntimeDir(tree, path, s.opts.PidFile)
 		if err != nil {
 			return err
 		}
 		s.ext = newExtensions(extOptions{
-			builtins: s.opts.builtins(), loop: s.loop, pools: s.pools, store: s.store, mem: s.mem,
+			builtins: bindListener(s.opts.builtins(), listenerEnv), loop: s.loop, pools: s.pools, store: s.store, mem: s.mem,
 			scriptLog: s.plog.Logger(scriptlet.ModuleName), nativeLog: s.plog.Logger("native"), prefixed: true,
 			configDir: filepath.Dir(path), libexec: s.opts.Libexec, runtimeDir: dir,
 		})
@@ -304,12 +316,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startMetrics(set); err != nil {
 		return err
 	}
+	mail, spool := s.listenerReady(set)
+	s.listening = append(s.listening, mail...)
 	s.state.Store(int32(stateRunning))
 	g := s.mods.Current()
-	gen := g.ID()
+	about := fmt.Sprintf("pid %d, generation %d, config %s", os.Getpid(), g.ID(), path)
 	g.Release()
-	s.logf(logging.Notice, "ecelerity %s ready (pid %d, generation %d, config %s): listening on %s",
-		Version(), os.Getpid(), gen, path, strings.Join(s.listening, ", "))
+	if spool != "" {
+		// Named beside the config: on the embedded default the spool is in a
+		// directory of the user's, and the operator must learn which.
+		about += ", spool " + spool
+	}
+	s.logf(logging.Notice, "ecelerity %s ready (%s): listening on %s", Version(), about, strings.Join(s.listening, ", "))
 	s.notify(notifyReady)
 	return nil
 }
@@ -325,7 +343,7 @@ func (s *Server) resolveConfigPath() (string, error) {
 		return "", fmt.Errorf("server: default configuration: %w", err)
 	}
 	path := filepath.Join(dir, DefaultConfigName)
-	if err := writeDefaultConfig(path); err != nil {
+	if err := writeDefaultConfig(path, s.opts.DefaultESMTPListen); err != nil {
 		return "", err
 	}
 	return path, nil
@@ -425,8 +443,6 @@ func (s *Server) startControl(set *coreSettings) error {
 		}
 		s.listening = append(s.listening, "control tcp "+addr.String())
 	}
-	// The ESMTP listener of a later issue binds its Listen addresses here, after
-	// generation 1 is built and before the ready line.
 	return nil
 }
 

@@ -60,8 +60,11 @@ func (e *env) write(text string) {
 	}
 }
 
+// environ is the daemon's and the console's environment. The embedded default
+// configuration's mail listener takes a free port (ECELERITY_ESMTP_LISTEN), so that
+// tests on it run side by side and beside a developer's daemon on port 2525.
 func (e *env) environ() []string {
-	return append(os.Environ(), "XDG_RUNTIME_DIR="+e.xdg, "NOTIFY_SOCKET=")
+	return append(os.Environ(), "XDG_RUNTIME_DIR="+e.xdg, "NOTIFY_SOCKET=", "ECELERITY_ESMTP_LISTEN=127.0.0.1:0")
 }
 
 // daemon is a running ecelerity process started with -d, its stderr collected.

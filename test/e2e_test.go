@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -233,6 +235,18 @@ func TestDefaultConfigRunsOnAFreshMachine(t *testing.T) {
 	if !strings.Contains(line, "listening on control "+want) {
 		t.Errorf("ready line %q does not say it listens on %s", line, want)
 	}
+	// Mail on loopback (a free port here, 2525 without ECELERITY_ESMTP_LISTEN),
+	// spooled beside the socket, for localhost only.
+	spool := filepath.Join(e.xdg, "ecelerity", "spool")
+	m := regexp.MustCompile(`, mail (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
+	if m == nil || !strings.Contains(line, "spool "+spool) {
+		t.Fatalf("ready line %q does not say where it listens for mail and spools", line)
+	}
+	sendMail(t, m[1], "you@localhost", "250 ")
+	sendMail(t, m[1], "you@elsewhere.example", "550 5.7.1 relaying denied")
+	if out, errs, code := e.console("", "", "spool count"); code != 0 || out != "1\n" {
+		t.Errorf("spool count: exit %d %q %q; want 1", code, out, errs)
+	}
 	// The console's default address is the daemon's.
 	if out, errs, code := e.console("", "", "version"); code != 0 || out == "" {
 		t.Errorf("ec_console with no address: exit %d %q %q", code, out, errs)
@@ -243,5 +257,41 @@ func TestDefaultConfigRunsOnAFreshMachine(t *testing.T) {
 	}
 	if code := d.wait(); code != 0 || exists(want) {
 		t.Errorf("after console shutdown: exit %d, socket left %v", code, exists(want))
+	}
+}
+
+// sendMail sends one message to rcpt at addr and checks that the RCPT's reply
+// starts with want.
+func sendMail(t *testing.T, addr, rcpt, want string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	reply := func() string {
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading a reply: %v", err)
+			}
+			if len(line) < 4 || line[3] != '-' {
+				return strings.TrimRight(line, "\r\n")
+			}
+		}
+	}
+	reply()
+	steps := [][2]string{{"EHLO client.example\r\n", "250"}, {"MAIL FROM:<me@client.example>\r\n", "250"}, {"RCPT TO:<" + rcpt + ">\r\n", want}}
+	if want == "250 " {
+		steps = append(steps, [2]string{"DATA\r\n", "354"}, [2]string{"Subject: hi\r\n\r\nhello\r\n.\r\n", "250"})
+	}
+	steps = append(steps, [2]string{"QUIT\r\n", "221"})
+	for _, st := range steps {
+		fmt.Fprint(c, st[0])
+		if r := reply(); !strings.HasPrefix(r, st[1]) {
+			t.Fatalf("after %q: %q, want %s", st[0], r, st[1])
+		}
 	}
 }

@@ -13,8 +13,20 @@
 #
 # Usage: bench/smtp/run.sh [scale]   (scale multiplies the message counts; 1 by default)
 # It installs Postfix with apt-get when smtp-source is missing (needs root).
+# Environment, to run a subset or compare two builds in the same run:
+#   SIZES="1024 102400" SESSIONS="1 10 100" REUSE="yes no"   the cells
+#   SERVERS="smtp-sink go-smtp ours-tmpfs ours-disk"          the servers of the table
+#   DURABILITY="10 100"                                       sessions of the durability part ("" skips it)
+#   BASELINE=/path/to/esmtpd   also run that build as base-tmpfs, base-disk,
+#                              base-syncfs and base-fsync1 (say, the last commit)
 set -euo pipefail
 scale=${1:-1}
+SIZES=${SIZES-1024 102400}
+SESSIONS=${SESSIONS-1 10 100}
+REUSE=${REUSE-yes no}
+SERVERS=${SERVERS-smtp-sink go-smtp ours-tmpfs ours-disk}
+DURABILITY=${DURABILITY-10 100}
+BASELINE=${BASELINE-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/smtpbench.XXXXXX)
 shm=$(mktemp -d /dev/shm/smtpbench.XXXXXX)
@@ -41,6 +53,8 @@ echo "building..." >&2
 (cd "$top" && go build -o "$work/esmtpd" ./test/esmtp/esmtpd && go build -o "$work/gosmtpsink" ./bench/smtp/gosmtpsink)
 
 conf() { # name port spooldir fsync group [sync-method]
+  local extra=""
+  [ -n "${6:-}" ] && extra="Spool_Sync_Method = $6"
   cat >"$work/$1.conf" <<CONF
 Spoolbase = "$3"
 Force_Fsync = $4
@@ -48,7 +62,7 @@ Domain "example.com" { }
 ESMTP_Listener {
   Banner_Hostname = "bench"
   Spool_Group_Commit = $5
-  Spool_Sync_Method = ${6:-fdatasync}
+  $extra
   Max_Recipients_Per_Message = 0
   Listen "127.0.0.1:$2" { Listen_Backlog = 1024 }
 }
@@ -57,8 +71,10 @@ CONF
 
 declare -A port pid spooldir
 start_ours() { # name port spooldir fsync group [sync-method]
+  local bin=$work/esmtpd
+  case $1 in base-*) bin=$BASELINE ;; esac
   conf "$@"
-  "$work/esmtpd" -c "$work/$1.conf" >"$work/$1.out" 2>"$work/$1.err" &
+  "$bin" -c "$work/$1.conf" >"$work/$1.out" 2>"$work/$1.err" &
   pid[$1]=$!; pids+=("$!"); port[$1]=$2; spooldir[$1]=$3
   for _ in $(seq 100); do grep -q ready "$work/$1.out" 2>/dev/null && return; sleep 0.1; done
   echo "$1 did not start" >&2; cat "$work/$1.err" >&2; exit 1
@@ -67,6 +83,12 @@ start_ours ours-tmpfs 2531 "$shm/spool" false true
 start_ours ours-disk 2532 "$disk/spool" true true
 start_ours ours-fsync1 2533 "$disk/spool1" true false
 start_ours ours-syncfs 2536 "$disk/spool2" true true syncfs
+if [ -n "$BASELINE" ]; then
+  start_ours base-tmpfs 2541 "$shm/bspool" false true
+  start_ours base-disk 2542 "$disk/bspool" true true
+  start_ours base-fsync1 2543 "$disk/bspool1" true false
+  start_ours base-syncfs 2546 "$disk/bspool2" true true syncfs
+fi
 smtp-sink -u nobody 127.0.0.1:2534 1024 &
 pid[smtp-sink]=$!; pids+=("$!"); port[smtp-sink]=2534
 "$work/gosmtpsink" -addr 127.0.0.1:2535 &
@@ -84,7 +106,12 @@ cell() {
   smtp-source $d -s "$s" -m "$m" -l "$size" -f bench@client.example -t user@example.com "127.0.0.1:${port[$srv]}" >/dev/null
   t1=$(date +%s.%N); c1=$(cpu "${pid[$srv]}")
   kill -0 "${pid[$srv]}" || { echo "$srv died" >&2; exit 1; }
-  if [ -n "${spooldir[$srv]:-}" ]; then find "${spooldir[$srv]}/queue" -type f -delete 2>/dev/null || true; fi
+  # Empty a tmpfs spool (memory); keep what a disk spool took until the end of
+  # the run: on ext4 without a journal, creating a file skips, one by one,
+  # the inodes freed in the last half minute or so (recently_deleted), so
+  # deleting thousands of spool files between cells would make the next cells
+  # of every disk server pay for this script's cleanup.
+  case "${spooldir[$srv]:-}" in "$shm"/*) find "${spooldir[$srv]}/queue" -type f -delete 2>/dev/null || true ;; esac
   awk -v m="$m" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" 'BEGIN{printf "%.0f %.2f\n", m/(t1-t0), (c1-c0)/m*10000}'
 }
 
@@ -99,12 +126,12 @@ count() { # sessions size reuse -> messages for a cell of a few seconds
 }
 
 printf "%-12s %4s %7s %5s %8s %10s %12s %10s %10s\n" server sess size reuse msgs msg/s cpu/10k rate/sink cpu/sink
-for size in 1024 102400; do
-  for reuse in yes no; do
-    for s in 1 10 100; do
+for size in $SIZES; do
+  for reuse in $REUSE; do
+    for s in $SESSIONS; do
       m=$(count "$s" "$size" "$reuse")
       read -r sink_rate sink_cpu < <(cell smtp-sink "$s" "$size" "$reuse" "$m")
-      for srv in smtp-sink go-smtp ours-tmpfs ours-disk; do
+      for srv in $SERVERS; do
         if [ "$srv" = smtp-sink ]; then rate=$sink_rate; cpu=$sink_cpu
         else read -r rate cpu < <(cell "$srv" "$s" "$size" "$reuse" "$m"); fi
         printf "%-12s %4s %7s %5s %8s %10s %12s %10.2f %10.2f\n" "$srv" "$s" "$size" "$reuse" "$m" "$rate" "$cpu" \
@@ -114,16 +141,21 @@ for size in 1024 102400; do
   done
 done
 
+[ -z "$DURABILITY" ] && exit 0
 echo
 echo "durability: group commit against one fsync per message (1 KiB, -d)"
-for s in 10 100; do
+prefixes=ours
+[ -n "$BASELINE" ] && prefixes="base ours"
+for s in $DURABILITY; do
   m=$(( $(count "$s" 1024 yes) / 4 ))
-  read -r g _ < <(cell ours-disk "$s" 1024 yes "$m")
-  read -r sfs _ < <(cell ours-syncfs "$s" 1024 yes "$m")
-  read -r one _ < <(cell ours-fsync1 "$s" 1024 yes "$m")
-  read -r tmp _ < <(cell ours-tmpfs "$s" 1024 yes "$m")
-  printf "sessions %3s: group/fdatasync %6s msg/s, group/syncfs %6s msg/s, fsync-each %6s msg/s, tmpfs %6s msg/s\n" "$s" "$g" "$sfs" "$one" "$tmp"
-  printf "              group/fsync-each x%.1f (syncfs x%.1f); disk/tmpfs %.2f (syncfs %.2f)\n" \
-    "$(awk -v a="$g" -v b="$one" 'BEGIN{print a/b}')" "$(awk -v a="$sfs" -v b="$one" 'BEGIN{print a/b}')" \
-    "$(awk -v a="$g" -v b="$tmp" 'BEGIN{print a/b}')" "$(awk -v a="$sfs" -v b="$tmp" 'BEGIN{print a/b}')"
+  for p in $prefixes; do
+    read -r g _ < <(cell $p-disk "$s" 1024 yes "$m")
+    read -r sfs _ < <(cell $p-syncfs "$s" 1024 yes "$m")
+    read -r one _ < <(cell $p-fsync1 "$s" 1024 yes "$m")
+    read -r tmp _ < <(cell $p-tmpfs "$s" 1024 yes "$m")
+    printf "%s sessions %3s: group/fdatasync %6s msg/s, group/syncfs %6s msg/s, fsync-each %6s msg/s, tmpfs %6s msg/s\n" "$p" "$s" "$g" "$sfs" "$one" "$tmp"
+    printf "                   group/fsync-each x%.1f (syncfs x%.1f); disk/tmpfs %.2f (syncfs %.2f)\n" \
+      "$(awk -v a="$g" -v b="$one" 'BEGIN{print a/b}')" "$(awk -v a="$sfs" -v b="$one" 'BEGIN{print a/b}')" \
+      "$(awk -v a="$g" -v b="$tmp" 'BEGIN{print a/b}')" "$(awk -v a="$sfs" -v b="$tmp" 'BEGIN{print a/b}')"
+  done
 done

@@ -6,7 +6,8 @@
 //	ecelerity [-c FILE] [-d] [-p PIDFILE] [-L DIR]... [--check] [-h]
 //
 //	-c FILE     the configuration file; without it the daemon runs on an embedded
-//	            default that listens for the console on its default socket
+//	            default that listens for the console on its default socket and
+//	            for mail on 127.0.0.1:2525, spooling beside that socket
 //	-d          stay in the foreground and log to stderr, each line prefixed with the
 //	            TimestampFormat
 //	-p PIDFILE  hold PIDFILE locked while running; a second daemon with the same
@@ -22,6 +23,10 @@
 // The daemon never forks: without -d it still runs in the foreground of its service
 // manager (systemd Type=notify gets READY=1, RELOADING=1, STOPPING=1) and logs to its
 // paniclog file only (to stderr when no paniclog file is configured).
+//
+// Environment: ECELERITY_ESMTP_LISTEN, when set, is the address the embedded
+// default configuration listens for mail on instead of 127.0.0.1:2525 (a port of
+// 0 picks a free one; the ready line says which). It does nothing with -c.
 //
 // Signals: SIGHUP reloads the configuration, SIGTERM and SIGINT shut down
 // gracefully (a second one stops at once), SIGPIPE is ignored.
@@ -48,6 +53,9 @@ const (
 	exitUsage    = 2 // bad command line
 	exitConflict = 3 // another daemon holds the pidfile or the control socket
 )
+
+// envESMTPListen overrides the mail address of the embedded default configuration.
+const envESMTPListen = "ECELERITY_ESMTP_LISTEN"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -83,7 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		flags.Usage()
 		return exitUsage
 	}
-	opts := server.Options{ConfigPath: *conf, Foreground: *foreground, PidFile: *pidfile, Libexec: libexec, Stderr: stderr}
+	opts := server.Options{ConfigPath: *conf, Foreground: *foreground, PidFile: *pidfile, Libexec: libexec, Stderr: stderr,
+		DefaultESMTPListen: os.Getenv(envESMTPListen)}
 	if *check {
 		if server.Check(opts, stdout) {
 			return exitOK

@@ -104,6 +104,7 @@ func TestKillDuringLoad(t *testing.T) {
 		t.Fatalf("restarted server greets %q", line)
 	}
 	c.Close()
+	counted := strings.TrimSpace(d2.ok("spool", "count"))
 	d2.stop()
 
 	q := filepath.Join(dir, "spool", "queue")
@@ -132,6 +133,9 @@ func TestKillDuringLoad(t *testing.T) {
 	}
 	if sp.Count() < len(got) {
 		t.Errorf("spool holds %d messages, %d were acknowledged", sp.Count(), len(got))
+	}
+	if counted != fmt.Sprint(sp.Count()) {
+		t.Errorf("the restarted daemon's spool count said %s, the spool holds %d", counted, sp.Count())
 	}
 	t.Logf("%d messages acknowledged before SIGKILL; %d in the spool after the restart", len(got), sp.Count())
 }
