@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ecelerity-go/ecelerity/config"
 	"github.com/ecelerity-go/ecelerity/modules"
+	"github.com/ecelerity-go/ecelerity/modules/esmtp"
 )
 
 // Check is `ecelerity --check`: it parses and validates the configuration of opts
@@ -88,6 +90,12 @@ func checkErrors(_ context.Context, opts Options, path string) []error {
 		defer g.Release()
 		if _, err := core.read(g); err != nil {
 			errs = append(errs, err)
+		}
+		// The ESMTP listener's Listen and Peer names, which only its ExtInit
+		// would parse otherwise.
+		var list config.ErrorList
+		if err := esmtp.CheckConfig(tree); errors.As(err, &list) {
+			errs = append(errs, list...)
 		}
 	}
 	for _, p := range mods.ScanProblems() {

@@ -25,7 +25,10 @@
 //     given. The ready line lists its addresses ("mail 127.0.0.1:2525") and its
 //     spool; `generations` shows the sessions each generation holds; `spool
 //     count|list|drop ID` are short for `ESMTP_Listener spool ...`; the metrics
-//     gain its sessions per listener and per generation.
+//     gain its sessions per listener and per generation. A shutdown drains it
+//     first (esmtp.Module.Drain, within two thirds of the shutdown timeout):
+//     the mail port closes, idle sessions get a 421, transactions finish while
+//     the pools still run. `--check` checks its Listen and Peer names too.
 //   - The module kinds beyond the built-ins (extensions.go): unless Options.Loaders
 //     are given, the server makes the Lua scriptlet runtime (the scriptlet module,
 //     Lua modules by name, msys.cmod for scripts; paniclog tag "scriptlet") and the

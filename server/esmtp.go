@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ecelerity-go/ecelerity/control"
+	"github.com/ecelerity-go/ecelerity/logging"
 	"github.com/ecelerity-go/ecelerity/modules"
 	"github.com/ecelerity-go/ecelerity/modules/esmtp"
 	"github.com/ecelerity-go/ecelerity/sched"
@@ -107,6 +109,41 @@ func (s *Server) listener() *esmtp.Module {
 	defer g.Release()
 	m, _ := g.Instance(esmtp.ModuleName, "").(*esmtp.Module)
 	return m
+}
+
+// drainShare is the part of the shutdown's time that the listener's sessions may
+// take to finish their transactions: what is left is for the pools, the modules
+// and the loop once the sessions are gone.
+const drainShare = 2.0 / 3
+
+// drainListener stops the ESMTP listener first in a shutdown (esmtp.Module.Drain):
+// its sockets close at once, idle sessions get a 421, and sessions in a transaction
+// finish it, within drainShare of what is left of ctx. Sessions cut off at that
+// deadline are a warning, not a failed shutdown: nothing they were told was
+// accepted is lost. The teardown's goroutine; nothing to do when the loop is gone
+// or the configuration does not load the listener.
+func (s *Server) drainListener(ctx context.Context) {
+	if s.loop == nil {
+		return
+	}
+	select {
+	case <-s.loopDone:
+		return
+	default:
+	}
+	m := s.listener()
+	if m == nil {
+		return
+	}
+	dctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Duration(float64(time.Until(dl))*drainShare)))
+		defer cancel()
+	}
+	if err := m.Drain(dctx); err != nil {
+		s.logf(logging.Warning, "shutdown: %v", err)
+	}
 }
 
 // listenerSessions returns the sessions each generation holds in the listener, by

@@ -519,6 +519,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // pidfile. Each step that waits is bounded by ctx.
 func (s *Server) teardown(ctx context.Context) error {
 	var errs []error
+	// First the mail: the listener stops accepting at once and lets the
+	// transactions in progress finish while the pools that spool them still
+	// run; its sessions release their generations, which the modules' close
+	// waits for.
+	s.drainListener(ctx)
 	if s.ctl != nil {
 		// The control listener stops accepting and removes its sockets at once,
 		// then lets the commands in progress write their replies (the console's

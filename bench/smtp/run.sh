@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SMTP receiving benchmark: Postfix's smtp-source drives, one cell at a time,
-#   ours-tmpfs   the ESMTP listener (esmtpd) with its spool on tmpfs, Force_Fsync off
+#   ours-tmpfs   the daemon (cmd/ecelerity) with its ESMTP listener's spool on tmpfs, Force_Fsync off
 #   ours-disk    the ESMTP listener with the durable spool on disk (group commit)
 #   ours-syncfs  the same with Spool_Sync_Method = "syncfs" (one syncfs per batch)
 #   ours-fsync1  the same with Spool_Group_Commit = false (one fsync per message)
@@ -17,8 +17,8 @@
 #   SIZES="1024 102400" SESSIONS="1 10 100" REUSE="yes no"   the cells
 #   SERVERS="smtp-sink go-smtp ours-tmpfs ours-disk"          the servers of the table
 #   DURABILITY="10 100"                                       sessions of the durability part ("" skips it)
-#   BASELINE=/path/to/esmtpd   also run that build as base-tmpfs, base-disk,
-#                              base-syncfs and base-fsync1 (say, the last commit)
+#   BASELINE=/path/to/ecelerity   also run that daemon build as base-tmpfs, base-disk,
+#                                 base-syncfs and base-fsync1 (say, the last commit)
 set -euo pipefail
 scale=${1:-1}
 SIZES=${SIZES-1024 102400}
@@ -50,12 +50,15 @@ PATH=$PATH:/usr/sbin
 tck=$(getconf CLK_TCK)
 
 echo "building..." >&2
-(cd "$top" && go build -o "$work/esmtpd" ./test/esmtp/esmtpd && go build -o "$work/gosmtpsink" ./bench/smtp/gosmtpsink)
+(cd "$top" && go build -o "$work/ecelerity" ./cmd/ecelerity && go build -o "$work/gosmtpsink" ./bench/smtp/gosmtpsink)
 
 conf() { # name port spooldir fsync group [sync-method]
   local extra=""
   [ -n "${6:-}" ] && extra="Spool_Sync_Method = $6"
+  # No Logging stanza: the daemon writes no mainlog or paniclog, as the peers
+  # keep no log either; its own lines go to stderr.
   cat >"$work/$1.conf" <<CONF
+Control_Listener { Listen "$work/$1.sock" { } }
 Spoolbase = "$3"
 Force_Fsync = $4
 Domain "example.com" { }
@@ -71,12 +74,12 @@ CONF
 
 declare -A port pid spooldir
 start_ours() { # name port spooldir fsync group [sync-method]
-  local bin=$work/esmtpd
+  local bin=$work/ecelerity
   case $1 in base-*) bin=$BASELINE ;; esac
   conf "$@"
   "$bin" -c "$work/$1.conf" >"$work/$1.out" 2>"$work/$1.err" &
   pid[$1]=$!; pids+=("$!"); port[$1]=$2; spooldir[$1]=$3
-  for _ in $(seq 100); do grep -q ready "$work/$1.out" 2>/dev/null && return; sleep 0.1; done
+  for _ in $(seq 100); do grep -q " ready (" "$work/$1.err" 2>/dev/null && return; sleep 0.1; done
   echo "$1 did not start" >&2; cat "$work/$1.err" >&2; exit 1
 }
 start_ours ours-tmpfs 2531 "$shm/spool" false true

@@ -11,7 +11,10 @@
 //     scopes into settings and binds the addresses a generation adds
 //     (ExtInit), and answers the console (Control: spool count, spool list,
 //     spool drop ID, sessions). Listening sockets are reference counted by the
-//     generations that name them, so a reload never rebinds a port.
+//     generations that name them, so a reload never rebinds a port. Drain is
+//     the first step of a shutdown: the sockets close, idle sessions get a
+//     421 (Shutdown_Message), sessions in a transaction finish it first.
+//     CheckConfig checks the Listen and Peer names for `--check`.
 //   - A session (unexported) is one SMTP connection, a state machine driven by
 //     its fd event on the master loop: no goroutine per connection. Replies to
 //     pipelined commands are gathered and written once per callback, in order.

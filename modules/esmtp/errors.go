@@ -12,6 +12,12 @@ var (
 	ErrListen = errors.New("esmtp: cannot listen")
 	// ErrSpool is returned by ExtInit when the spool cannot be opened.
 	ErrSpool = errors.New("esmtp: cannot open spool")
+	// ErrShuttingDown is returned by ExtInit when a generation would bind an
+	// address after Drain began.
+	ErrShuttingDown = errors.New("esmtp: shutting down")
+	// ErrDrainTimeout is returned by Drain when sessions were still open at
+	// its context's deadline and had to be cut off.
+	ErrDrainTimeout = errors.New("esmtp: sessions cut off at the shutdown deadline")
 	// ErrUsage is returned by Control for a command it does not know.
 	ErrUsage = errors.New("esmtp: usage")
 )

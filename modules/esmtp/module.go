@@ -24,17 +24,20 @@ type Module struct {
 	env  *Env
 	opts *optionSet
 
-	// mu guards gens, sockets, spool and spoolDir.
+	// mu guards gens, sockets, spool, spoolDir and shut.
 	mu       sync.Mutex
 	gens     map[uint64]*genState
 	sockets  map[string]*listenSock
 	spool    *spool.Spool
 	spoolDir string
+	shut     bool // Drain began: no address is bound any more
 
 	connSeq atomic.Uint64
 
 	// Loop-only.
 	peers map[netip.Addr]int // sessions per client address
+	live  *session           // every open session, linked through prev and next
+	drain *drainState        // set by Drain; nil while the listener serves
 }
 
 var (
@@ -275,6 +278,9 @@ type listenSock struct {
 func (m *Module) acquire(lp *listenPlan) (*listenSock, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.shut {
+		return nil, fmt.Errorf("%w: Listen %q", ErrShuttingDown, lp.name)
+	}
 	if ls := m.sockets[lp.key]; ls != nil {
 		ls.refs++
 		return ls, nil
@@ -318,20 +324,24 @@ func (m *Module) release(ls *listenSock) {
 	if !last {
 		return
 	}
-	loop := m.env.Loop
-	loop.Dispatch(func(time.Time) {
-		if ls.closed {
-			return
-		}
-		ls.closed = true
-		if ls.ev != nil {
-			// Free the event before closing, in hand-over order, so that the
-			// descriptor number is not reused while the loop still maps it.
-			loop.Resume(loop.Suspend(ls.ev), 0)
-			ls.ev = nil
-		}
-		loop.Dispatch(func(time.Time) { closeFD(ls.fd) })
-	})
+	m.env.Loop.Dispatch(func(time.Time) { ls.close() })
+}
+
+// close stops listening: the event goes, then the descriptor. Closing twice
+// does nothing. Loop goroutine.
+func (ls *listenSock) close() {
+	if ls.closed {
+		return
+	}
+	ls.closed = true
+	loop := ls.m.env.Loop
+	if ls.ev != nil {
+		// Free the event before closing, in hand-over order, so that the
+		// descriptor number is not reused while the loop still maps it.
+		loop.Resume(loop.Suspend(ls.ev), 0)
+		ls.ev = nil
+	}
+	loop.Dispatch(func(time.Time) { closeFD(ls.fd) })
 }
 
 // acceptBatch bounds the connections taken per readiness, so that a flood

@@ -3,6 +3,7 @@ package esmtp
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/ecelerity-go/ecelerity/config"
@@ -47,6 +48,7 @@ type optionSet struct {
 	bannerHost      *config.Option[string]
 	extensions      *config.Option[[]string]
 	reconfigMsg     *config.Option[string]
+	shutdownMsg     *config.Option[string]
 	listenerSess    *config.Option[int64]
 	peerSess        *config.Option[int64]
 	relayHosts      *config.Option[[]string]
@@ -132,6 +134,7 @@ func defineOptions(reg *config.Registry) (*optionSet, error) {
 		return nil
 	})
 	o.reconfigMsg = str("Reconfig_Message", listenerFallback, `"4.3.2 Reconfiguration in progress"`, nil)
+	o.shutdownMsg = str("Shutdown_Message", listenerFallback, `"4.3.2 Service shutting down"`, nil)
 	o.listenerSess = num("Listener_Sessions", listenFallback, "0")
 	o.peerSess = num("Peer_Sessions", listenerFallback, "0")
 	o.relayHosts = list("Relay_Hosts", listenerFallback, "", func(v []string) error {
@@ -194,4 +197,53 @@ func globalString(g *config.Generation, name, dflt string) string {
 		return e.Value.Text
 	}
 	return dflt
+}
+
+// CheckConfig checks what the listener reads from the names of its scopes in
+// tree, which no option's validation sees: every Listen of the
+// ESMTP_Listener stanza is an address with a port in 0-65535 and listed once,
+// every Peer a CIDR or an address. Each problem is a *config.Error with its
+// file:line:col (config.ErrBadValue); several come as a config.ErrorList.
+// `ecelerity --check` calls it, since otherwise only a generation's ExtInit
+// (at start-up or reload) would parse them; ExtInit calls it first too. Any
+// goroutine.
+func CheckConfig(tree *config.Tree) error {
+	lst := tree.Root().Child(ModuleName, "")
+	if lst == nil {
+		return nil
+	}
+	var errs config.ErrorList
+	bad := func(c *config.Scope, format string, args ...any) {
+		msg := fmt.Sprintf("%s: %s %q: ", ModuleName, c.Keyword, c.Name) + fmt.Sprintf(format, args...)
+		errs = append(errs, &config.Error{Pos: c.Pos, Kind: config.ErrBadValue, Msg: msg})
+	}
+	peer := func(c *config.Scope) {
+		if _, err := parsePrefix(c.Name); err != nil {
+			bad(c, "%v", err)
+		}
+	}
+	seen := map[netip.AddrPort]bool{}
+	for _, c := range lst.Children {
+		switch {
+		case strings.EqualFold(c.Keyword, "Peer"):
+			peer(c)
+		case strings.EqualFold(c.Keyword, "Listen"):
+			ap, err := config.SockAddrType().Parse(config.Scalar(c.Name))
+			if err != nil {
+				bad(c, "%v", err)
+			} else if seen[ap] {
+				bad(c, "address listed twice")
+			}
+			seen[ap] = true
+			for _, pc := range c.Children {
+				if strings.EqualFold(pc.Keyword, "Peer") {
+					peer(pc)
+				}
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }

@@ -63,6 +63,8 @@ type session struct {
 	m    *Module
 	ls   *listenSock
 	loop *sched.Loop
+	prev *session // the module's open sessions (Module.live)
+	next *session
 	mg   *modules.Generation // held: the session's generation
 	gs   *genState
 	lp   *listenPlan
@@ -170,6 +172,7 @@ func (m *Module) startSession(ls *listenSock, fd int, remote netip.AddrPort, now
 		return
 	}
 	s.ev = ev
+	m.link(s)
 	ls.sessions++
 	m.peers[remote.Addr()]++
 	gs.sessions.Add(1)
@@ -308,15 +311,8 @@ func (s *session) onTimeout(_ *sched.Timer, now time.Time) {
 		// A handshake has its own deadline (sched.TLSConn).
 		return
 	}
-	s.reply(421, "4.4.2", s.set.host+" Error: timeout exceeded")
-	s.closing, s.hardStop = true, true
-	suspended := s.wait != waitNone
-	s.wait, s.pend = waitNone, pendNone
-	if !suspended {
-		s.ev = s.loop.Suspend(s.ev)
-	}
 	// The callback runs once more, on the next iteration, and closes.
-	s.loop.Resume(s.ev, sched.Write)
+	s.abort(421, "4.4.2", s.set.host+" Error: timeout exceeded")
 }
 
 // Resume implements threadpool.Resumer for VCtx.Resumer: a validation that
@@ -361,6 +357,7 @@ func (s *session) close() sched.Mask {
 	s.gs.sessions.Add(-1)
 	s.mg.Release()
 	s.mg = nil
+	s.m.unlink(s)
 	return 0
 }
 
@@ -369,6 +366,12 @@ func (s *session) close() sched.Mask {
 func (s *session) process(now time.Time) {
 	for !s.closing && s.wait == waitNone && !s.startTLS {
 		switch {
+		case s.m.drain != nil && s.msg == nil:
+			// The daemon stops: a session that was inside a transaction
+			// when it began has finished it.
+			r := s.set.shutdown
+			s.reply(r.Code, r.Enhanced, r.Text)
+			s.closing = true
 		case s.pend != pendNone:
 			s.rerun(now)
 		case s.state == stConnect:

@@ -48,7 +48,8 @@ type settings struct {
 	maxRecvConn   int
 	requireEHLO   bool
 	ext           extFlags
-	reconfig      smtpproto.Reply
+	reconfig      smtpproto.Reply // to a session whose Listen a reload removed
+	shutdown      smtpproto.Reply // to every session when the daemon stops
 	peerSessions  int
 	relayHosts    []netip.Prefix
 	relayDomains  map[string]bool
@@ -119,6 +120,16 @@ func (p *plan) servesDomain(set *settings, d string) bool {
 		}
 	}
 	return false
+}
+
+// reply421 is the 421 reply of a configured message, whose first word is its
+// enhanced code when it has the form of one.
+func reply421(text string) smtpproto.Reply {
+	r := smtpproto.Reply{Code: 421, Text: text}
+	if e, rest, ok := strings.Cut(text, " "); ok && isEnhanced(e) {
+		r.Enhanced, r.Text = e, rest
+	}
+	return r
 }
 
 // parsePrefixes reads CIDRs or single addresses.
@@ -198,6 +209,11 @@ func buildPlan(o *optionSet, g *config.Generation, version string) (*plan, error
 	lst := root.Child(ModuleName, "")
 	if lst == nil {
 		return p, nil
+	}
+	// The names of the scopes, with their positions; what remains to fail
+	// below is what only the files they name can say (TLS).
+	if err := CheckConfig(g.Tree()); err != nil {
+		return nil, err
 	}
 	tlsCache := map[[2]string]*tls.Config{}
 	var listenerPeers []*config.Scope
@@ -308,11 +324,8 @@ func resolveSettings(o *optionSet, g *config.Generation, version string, tlsCach
 			s.relayDomains[strings.ToLower(d)] = true
 		}
 	}
-	code, text := 421, o.reconfigMsg.Fetch(g, refs...)
-	s.reconfig = smtpproto.Reply{Code: code, Text: text}
-	if e, rest, ok := strings.Cut(text, " "); ok && isEnhanced(e) {
-		s.reconfig.Enhanced, s.reconfig.Text = e, rest
-	}
+	s.reconfig = reply421(o.reconfigMsg.Fetch(g, refs...))
+	s.shutdown = reply421(o.shutdownMsg.Fetch(g, refs...))
 	cert, key := o.tlsCert.Fetch(g, refs...), o.tlsKey.Fetch(g, refs...)
 	if (cert == "") != (key == "") {
 		return nil, fmt.Errorf("TLS_Certificate and TLS_Key go together")

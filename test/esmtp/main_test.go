@@ -86,15 +86,16 @@ func environ(dir string) []string {
 	return append(os.Environ(), "XDG_RUNTIME_DIR="+filepath.Join(dir, "xdg"), "NOTIFY_SOCKET=")
 }
 
-// startDaemon writes conf in dir, runs the daemon on it and waits for its ready
-// line, which lists the mail addresses (a configured port 0 is the real one there).
-func startDaemon(t *testing.T, dir, conf string) *daemon {
+// startDaemon writes conf in dir, runs the daemon on it (with -d -c and args) and
+// waits for its ready line, which lists the mail addresses (a configured port 0 is
+// the real one there).
+func startDaemon(t *testing.T, dir, conf string, args ...string) *daemon {
 	t.Helper()
 	path := writeConf(t, dir, conf)
 	if err := os.MkdirAll(filepath.Join(dir, "xdg"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(daemonBin, "-d", "-c", path)
+	cmd := exec.Command(daemonBin, append([]string{"-d", "-c", path}, args...)...)
 	cmd.Env = environ(dir)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -191,9 +192,14 @@ func (d *daemon) kill() {
 	<-d.done
 }
 
-// stop terminates the daemon gracefully, if it still runs. A session left open
-// holds a graceful shutdown up (until the shutdown timeout), so tests close their
-// SMTP connections first.
+// exitCode waits for the daemon to exit and returns its exit status.
+func (d *daemon) exitCode() int {
+	<-d.done
+	return d.cmd.ProcessState.ExitCode()
+}
+
+// stop terminates the daemon gracefully, if it still runs. Idle SMTP sessions get
+// a 421 and do not hold it up; one in the middle of a transaction may finish it.
 func (d *daemon) stop() {
 	select {
 	case <-d.done:
