@@ -14,7 +14,7 @@ import (
 type snapshot struct {
 	scopes map[string]*scopeDef
 	nest   map[[2]string]bool
-	opts   map[optKey]*optDef
+	opts   map[string][]*optDef
 	list   []*optDef
 }
 
@@ -24,7 +24,7 @@ func (r *Registry) snapshot() *snapshot {
 	s := &snapshot{
 		scopes: make(map[string]*scopeDef, len(r.scopes)),
 		nest:   make(map[[2]string]bool, len(r.nest)),
-		opts:   make(map[optKey]*optDef, len(r.opts)),
+		opts:   make(map[string][]*optDef, len(r.opts)),
 		list:   append([]*optDef(nil), r.list...),
 	}
 	for k, v := range r.scopes {
@@ -53,14 +53,23 @@ type genBuilder struct {
 	gen      *Generation
 	builders []builder
 	errs     ErrorList
-	// defs caches option lookups by namespace and name as written: a file
+	// defs caches option lookups by scope path and name as written: a file
 	// spells the same few names thousands of times, and lower-casing each
 	// one to look it up would allocate.
-	defs map[optKey]*optDef
+	defs map[[2]string]defHit
 	lc   lowerCache
 	// lastCk and lastCt are the container index used last.
 	lastCk containerKey
 	lastCt *container
+}
+
+// defHit is the result of looking an option name up at a scope path: the
+// definition valid there and its chain, or, when none is, every definition of
+// the name (nil for an unknown name).
+type defHit struct {
+	def *optDef
+	ci  int
+	all []*optDef
 }
 
 // level is what the validation walk knows about the scope it is in, worked
@@ -68,7 +77,6 @@ type genBuilder struct {
 type level struct {
 	full []pathElem // every scope level from the top, as written
 	norm []pathElem // full without group levels directly above a binding or pathway
-	ns   string     // the module namespace: the outermost module keyword of norm, or ""
 	// path is norm's keywords joined by ":", the chain an option set here
 	// belongs to; key is norm's instance names joined by NUL, Domain and
 	// Host names lower-cased unless /regex/; raw is the same names as
@@ -89,15 +97,10 @@ type level struct {
 // extend returns the level of a scope pe directly inside lv (lv.norm being
 // the norm it extends, after any group level was dropped).
 func (b *genBuilder) extend(lv level, full []pathElem, pe pathElem) level {
-	out := level{full: full, ns: lv.ns, path: pe.kw, key: lv.key, raw: lv.raw, named: lv.named, regex: lv.regex, first: lv.first, last: lv.last, id: -1}
+	out := level{full: full, path: pe.kw, key: lv.key, raw: lv.raw, named: lv.named, regex: lv.regex, first: lv.first, last: lv.last, id: -1}
 	out.norm = append(lv.norm[:len(lv.norm):len(lv.norm)], pe)
 	if lv.path != "" {
 		out.path = lv.path + ":" + pe.kw
-	}
-	if out.ns == "" {
-		if d := b.snap.scopes[pe.kw]; d != nil && !d.core {
-			out.ns = pe.kw
-		}
 	}
 	if !pe.named {
 		return out
@@ -134,16 +137,16 @@ func (b *genBuilder) levelOf(full, norm []pathElem) level {
 	return lv
 }
 
-// lookupDef returns the definition of option key (as written) in namespace
-// ns, or nil.
-func (b *genBuilder) lookupDef(ns, key string) *optDef {
-	k := optKey{ns, key}
-	if d, ok := b.defs[k]; ok {
-		return d
+// lookupDef looks option key (as written) up at the scope path path.
+func (b *genBuilder) lookupDef(path, key string) defHit {
+	k := [2]string{path, key}
+	if h, ok := b.defs[k]; ok {
+		return h
 	}
-	d := b.snap.opts[optKey{ns, strings.ToLower(key)}]
-	b.defs[k] = d
-	return d
+	h := defHit{all: b.snap.opts[strings.ToLower(key)]}
+	h.def, h.ci = defAt(h.all, path)
+	b.defs[k] = h
+	return h
 }
 
 // Build validates tree against r and returns a Generation holding one
@@ -153,7 +156,7 @@ func (b *genBuilder) lookupDef(ns, key string) *optDef {
 // the calling goroutine.
 func (r *Registry) Build(tree *Tree) (*Generation, error) {
 	b := &genBuilder{
-		defs: make(map[optKey]*optDef),
+		defs: make(map[[2]string]defHit),
 		lc:   make(lowerCache),
 		snap: r.snapshot(),
 		gen: &Generation{
@@ -257,20 +260,14 @@ func (b *genBuilder) hintsFor(children []*Scope) sizeHints {
 
 func (b *genBuilder) options(s *Scope, lv level, hint scopeHints) {
 	for _, e := range s.Options {
-		def := b.lookupDef(lv.ns, e.Key)
+		hit := b.lookupDef(lv.path, e.Key)
+		def, ci := hit.def, hit.ci
 		if def == nil {
-			b.unknownOption(e, lv.ns, lv.full)
-			continue
-		}
-		ci := -1
-		for i := range def.chains {
-			if def.chains[i].path == lv.path {
-				ci = i
-				break
+			if len(hit.all) == 0 {
+				b.unknownOption(e, lv.path, lv.full)
+			} else {
+				b.fail(e.Pos, ErrMisplaced, "option %s is not valid in scope %s (valid in: %s)", hit.all[0].name, describePath(lv.full), describeDefs(hit.all))
 			}
-		}
-		if ci < 0 {
-			b.fail(e.Pos, ErrMisplaced, "option %s is not valid in scope %s (valid in: %s)", def.name, describePath(lv.full), describeChains(def))
 			continue
 		}
 		if b.builders[def.index] == nil {
@@ -286,38 +283,43 @@ func (b *genBuilder) options(s *Scope, lv level, hint scopeHints) {
 	}
 }
 
+// describeChain writes a chain as its keywords joined by ':', or "Global".
+func describeChain(c *chain) string {
+	if len(c.elems) == 0 {
+		return "Global"
+	}
+	kws := make([]string, len(c.elems))
+	for j, e := range c.elems {
+		kws[j] = e.canon
+	}
+	return strings.Join(kws, ":")
+}
+
+// describeChains lists where d is valid, most specific first.
 func describeChains(d *optDef) string {
 	parts := make([]string, len(d.chains))
-	for i, c := range d.chains {
-		if len(c.elems) == 0 {
-			parts[i] = "Global"
-			continue
-		}
-		kws := make([]string, len(c.elems))
-		for j, e := range c.elems {
-			kws[j] = e.canon
-		}
-		parts[i] = strings.Join(kws, ":")
+	for i := range d.chains {
+		parts[i] = describeChain(&d.chains[i])
 	}
 	return strings.Join(parts, ", ")
 }
 
-func (b *genBuilder) unknownOption(e *Entry, ns string, full []pathElem) {
+// describeDefs lists where any of defs (definitions of one name) is valid.
+func describeDefs(defs []*optDef) string {
+	parts := make([]string, len(defs))
+	for i, d := range defs {
+		parts[i] = describeChains(d)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (b *genBuilder) unknownOption(e *Entry, path string, full []pathElem) {
 	if d := b.snap.scopes[strings.ToLower(e.Key)]; d != nil {
 		b.fail(e.Pos, ErrSyntax, "%s is a scope: expected %s { ... }", d.keyword, map[bool]string{true: d.keyword + ` "name"`, false: d.keyword}[d.named])
 		return
 	}
 	msg := fmt.Sprintf("unknown option %q in scope %s", e.Key, describePath(full))
-	best, bestD := "", 3
-	for k, d := range b.snap.opts {
-		if k.ns != ns {
-			continue
-		}
-		if dist := editDistance(strings.ToLower(e.Key), k.name, 3); dist < 3 && (best == "" || dist < bestD || dist == bestD && d.name < best) {
-			best, bestD = d.name, dist
-		}
-	}
-	if best != "" {
+	if best := suggest(b.snap.opts, path, e.Key); best != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", best)
 	}
 	b.errs = append(b.errs, &Error{Pos: e.Pos, Kind: ErrUnknownOption, Msg: msg})
@@ -330,7 +332,7 @@ func (b *genBuilder) child(c *Scope, lv level, siblings int, hints sizeHints) {
 	full, norm := lv.full, lv.norm
 	d := b.snap.scopes[kw]
 	if d == nil {
-		if _, isOpt := b.snap.opts[optKey{lv.ns, kw}]; isOpt {
+		if len(b.snap.opts[kw]) > 0 {
 			b.fail(c.Pos, ErrSyntax, "%s is an option, not a scope: expected %s = value", c.Keyword, c.Keyword)
 			return
 		}

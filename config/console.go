@@ -230,7 +230,7 @@ func (s *Store) cmdSet(sess *Session, args []string) (string, error) {
 	if len(rest) < 2 {
 		return "", fmt.Errorf("%w: config set [scopes] option [=] value", ErrUsage)
 	}
-	v, err := ParseValue(strings.Join(rest[1:], " "))
+	v, err := valueFromWords(rest[1:])
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadValue, err)
 	}
@@ -254,6 +254,44 @@ func (s *Store) cmdSet(sess *Session, args []string) (string, error) {
 		return "Set", nil
 	}
 	return echo(name, v), nil
+}
+
+// valueFromWords reads the value words of `config set` as the console split
+// them: quotes already removed, so a word holding a space or a quote was
+// quoted by the operator and is one string. One word is the value itself,
+// taken literally (`set TimestampFormat "%F "` keeps its trailing space),
+// unless it is a whole array or dictionary written without spaces, "(a)".
+// Several words are an array or a dictionary: its brackets and "=" stay as
+// they are and every other word is quoted as it needs, so "b c" stays one
+// item; a form that does not read that way (an array written "(a b)", whose
+// words carry the parentheses) is read as the words joined.
+func valueFromWords(words []string) (Value, error) {
+	if len(words) == 1 {
+		w := words[0]
+		if n := len(w); n >= 2 && (w[0] == '(' && w[n-1] == ')' || w[0] == '[' && w[n-1] == ']') {
+			if v, err := ParseValue(w); err == nil {
+				return v, nil
+			}
+		}
+		return Scalar(w), nil
+	}
+	parts := make([]string, len(words))
+	for i, w := range words {
+		switch w {
+		case "(", ")", "[", "]", "=":
+			parts[i] = w
+		default:
+			parts[i] = formatScalar(Scalar(w))
+		}
+	}
+	v, err := ParseValue(strings.Join(parts, " "))
+	if err == nil {
+		return v, nil
+	}
+	if raw, rawErr := ParseValue(strings.Join(words, " ")); rawErr == nil {
+		return raw, nil
+	}
+	return Value{}, err
 }
 
 func keywords(path []ScopeRef) []string {

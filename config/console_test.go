@@ -2,8 +2,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ecelerity-go/ecelerity/control"
 )
 
 func TestConsoleCommands(t *testing.T) {
@@ -69,7 +72,12 @@ ec_logger "l" { mainlog = /x }
 		{"frobnicate", "", ErrUsage},
 	}
 	for _, st := range steps {
-		got, err := s.Command(&sess, strings.Fields(st.args))
+		// Split as the control server splits a console line.
+		words, err := control.SplitWords(st.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Command(&sess, words)
 		if st.err != nil {
 			if !errors.Is(err, st.err) {
 				t.Errorf("%s: got %q, %v; want %v", st.args, got, err, st.err)
@@ -115,5 +123,109 @@ func TestConsoleRacingSessions(t *testing.T) {
 	}
 	if b.InTxn() {
 		t.Error("a failed commit must end the transaction")
+	}
+}
+
+// TestConsoleSetKeepsValueWords: `config set` takes its value words as the
+// console split them (quotes removed): one word is the value exactly, spaces,
+// quotes and comment characters included; several words are an array or a
+// dictionary whose items keep their spaces; the compact forms still read.
+// The echo and `get` write the value back in config syntax.
+func TestConsoleSetKeepsValueWords(t *testing.T) {
+	o := newTestOptions(t)
+	format := MustDefine(o.reg, Spec[string]{Name: "TimestampFormat"}, StringType())
+	listener := ScopeRef{Keyword: "ESMTP_Listener"}
+	hosts := func(g *Generation) string { return strings.Join(o.relayHosts.Fetch(g, listener), "|") }
+	tests := []struct {
+		name   string
+		line   string // a console line, split as the control server splits it
+		echo   string
+		get    string // the reply of get for the same scope and option
+		stored func(g *Generation) string
+		want   string
+		err    error
+	}{
+		{name: "trailing space after =", line: `set TimestampFormat = "%F "`,
+			echo: `TimestampFormat = "%F "`, stored: format.Global, want: "%F "},
+		{name: "trailing space without =", line: `set timestampformat "%H:%M "`,
+			echo: `TimestampFormat = "%H:%M "`, stored: format.Global, want: "%H:%M "},
+		{name: "empty string", line: `set TimestampFormat ""`,
+			echo: `TimestampFormat = ""`, stored: format.Global, want: ""},
+		{name: "quotes and backslash", line: `set TimestampFormat "a \"q\" \\ b"`,
+			echo: `TimestampFormat = "a \"q\" \\ b"`, stored: format.Global, want: `a "q" \ b`},
+		{name: "comment character", line: `set TimestampFormat #%F`,
+			echo: `TimestampFormat = "#%F"`, stored: format.Global, want: "#%F"},
+		{name: "plain word", line: `set Memory_HWM 90`,
+			echo: "Memory_HWM = 90", stored: func(g *Generation) string { return fmt.Sprint(o.memHWM.Global(g)) }, want: "90"},
+		{name: "array with a spaced item", line: `set ESMTP_Listener Relay_Hosts ( a "b c" )`,
+			echo: "Relay_Hosts = (\n    a\n    \"b c\"\n  )", get: `Relay_Hosts = ( a "b c" )`, stored: hosts, want: "a|b c"},
+		{name: "compact array", line: `set ESMTP_Listener Relay_Hosts (a b)`,
+			echo: "Relay_Hosts = (\n    a\n    b\n  )", get: "Relay_Hosts = ( a b )", stored: hosts, want: "a|b"},
+		{name: "one-word array", line: `set ESMTP_Listener Relay_Hosts (x)`,
+			echo: "Relay_Hosts = (\n    x\n  )", get: "Relay_Hosts = ( x )", stored: hosts, want: "x"},
+		{name: "dict with a spaced value", line: `set ESMTP_Listener Context [ k = "v w" ]`,
+			echo: `Context = [ k = "v w" ]`, want: "k=v w",
+			stored: func(g *Generation) string {
+				var out []string
+				for _, e := range o.context.Fetch(g, listener) {
+					out = append(out, e.Key+"="+e.Value)
+				}
+				return strings.Join(out, "|")
+			}},
+		{name: "spaced word is not a number", line: `set Memory_HWM "9 0"`, err: ErrBadValue},
+		{name: "two scalars", line: `set TimestampFormat a b`, err: ErrBadValue},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewStore(o.reg, StoreOptions{})
+			var sess Session
+			defer sess.Close()
+			args, err := control.SplitWords(tc.line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Command(&sess, args)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("got %q, %v; want %v", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.echo {
+				t.Fatalf("echo %q, %v; want %q", got, err, tc.echo)
+			}
+			g := s.Current()
+			defer g.Release()
+			if got := tc.stored(g); got != tc.want {
+				t.Errorf("stored %q, want %q", got, tc.want)
+			}
+			path, rest := s.splitScopes(args[1:])
+			getArgs := []string{"get"}
+			for _, r := range path {
+				getArgs = append(getArgs, r.Keyword)
+			}
+			getArgs = append(getArgs, rest[0])
+			wantGet := tc.get
+			if wantGet == "" {
+				wantGet = tc.echo
+			}
+			if got, err := s.Command(&sess, getArgs); err != nil || got != wantGet {
+				t.Errorf("%v = %q, %v; want %q", getArgs, got, err, wantGet)
+			}
+		})
+	}
+
+	// Inside a transaction, replay writes the value so that the console
+	// splits it back into the same word.
+	s := NewStore(o.reg, StoreOptions{})
+	var sess Session
+	defer sess.Close()
+	for _, args := range [][]string{{"begin"}, {"set", "TimestampFormat", "%F "}} {
+		if _, err := s.Command(&sess, args); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Command(&sess, []string{"replay"}); err != nil || got != `set TimestampFormat "%F "` {
+		t.Errorf("replay %q, %v", got, err)
 	}
 }

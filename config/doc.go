@@ -30,7 +30,12 @@
 // The option may be set exactly in those scopes, and fetching walks them in
 // order: Global, Binding, BindingDomain, Domain, Host, BindingHost, Pathway,
 // PathwayDomain, Module and the generic Fetch return the most specific value
-// set, then the default. A binding's Binding_Group (and a pathway's
+// set, then the default. An option is its name and that set of scopes: a
+// name may be defined again for scopes none of its definitions is valid in
+// (the thread pools' Concurrency beside the ESMTP listener's), a module's
+// option may fall back to Global ("ESMTP_Listener:Listen>ESMTP_Listener>
+// Global", then set at the top level like a core option), and two
+// definitions valid in a common scope are an error naming both. A binding's Binding_Group (and a pathway's
 // Pathway_Group) is the group it is declared in. Domain and Host names
 // compare without case; a name written "/regex/" is a regex stanza: an exact
 // stanza of the container wins, otherwise regex stanzas are tried in file
@@ -43,12 +48,21 @@
 // A Store holds the current Generation behind an atomic pointer. Current
 // returns it with a reference (Release when done); a holder sees the same
 // values while newer generations commit. A Txn (Begin, BeginFromScratch,
-// BeginTree, Reload) edits a copy of the tree with Set/Unset or replaces it,
-// and Commit builds and validates the new generation, runs every
-// Participant's Prepare (the module system's hook into commits, without this
-// package knowing modules), then swaps the pointer. If another commit
-// happened since Begin, the first commit wins and this one fails with
-// ErrConflict. A rejected transaction leaves the current generation
+// BeginTree, Reload) edits a copy of the tree with Set/Unset or replaces it.
+// Committing has two phases. Prepare builds and validates the new generation
+// and runs every Participant's Prepare (the module system's hook into
+// commits, without this package knowing modules); everything costly happens
+// there, and the transaction then holds the store's commit slot. Swap is the
+// pointer store and the Swap of the participants that are Swappers (the
+// module system installs its hook registry there), cheap enough to run on the
+// event loop, so that readers there see configuration and hooks change in
+// one step; Finish then runs the participants' Commit and releases the
+// previous generation, off the loop; Abort drops a prepared transaction
+// instead. Commit is the three in a row, the swap through the store's swap
+// runner when one is set (the module system's runs it on the loop). A
+// transaction may name a new main file (SetPath) that the commit makes the
+// store's Path. If another commit happened since Begin, the first commit wins
+// and this one fails with ErrConflict. A rejected transaction leaves the current generation
 // untouched and frees (Datafree) what it built. A superseded generation
 // retires when its last reference is released: OnRetire callbacks, then
 // Datafree of its values.

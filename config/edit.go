@@ -47,22 +47,19 @@ func (r *Registry) resolvePath(path []ScopeRef, name string) ([]step, *optDef, e
 	if name == "" {
 		return steps, nil, nil
 	}
-	norm := normalisePath(r, kws)
-	def := r.lookupLocked(norm, name)
-	if def == nil {
+	at := strings.Join(normalisePath(r, kws), ":")
+	defs := r.opts[strings.ToLower(name)]
+	if def, _ := defAt(defs, at); def != nil {
+		return steps, def, nil
+	}
+	if len(defs) == 0 {
 		msg := fmt.Sprintf("%q in scope %q", name, scopePathString(path))
-		if s := r.suggestLocked(r.namespaceLocked(norm), name); s != "" {
+		if s := suggest(r.opts, at, name); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		}
 		return nil, nil, fmt.Errorf("%w: %s", ErrUnknownOption, msg)
 	}
-	p := strings.Join(norm, ":")
-	for _, c := range def.chains {
-		if c.path == p {
-			return steps, def, nil
-		}
-	}
-	return nil, nil, fmt.Errorf("%w: option %s in scope %q (valid in: %s)", ErrMisplaced, def.name, scopePathString(path), describeChains(def))
+	return nil, nil, fmt.Errorf("%w: option %s in scope %q (valid in: %s)", ErrMisplaced, defs[0].name, scopePathString(path), describeDefs(defs))
 }
 
 // checkValue parses and validates v as def's type, then frees it.

@@ -145,7 +145,7 @@ func TestValidationErrors(t *testing.T) {
 		{"option used as scope", "Spoolbase { }", "Spoolbase is an option", ErrSyntax},
 		{"bad regex name", "Domain \"/(/\" { }", "t.conf:1:1: Domain \"/(/\": expected a regular expression", ErrBadValue},
 		{"binding in two groups", "Binding_Group \"a\" { Binding \"b\" {} }\nBinding_Group \"c\" { Binding \"b\" {} }", "t.conf:2:21:", ErrMisplaced},
-		{"module option outside module", "mainlog = x", "unknown option", ErrUnknownOption},
+		{"module option outside module", "mainlog = x", "t.conf:1:1: option Mainlog is not valid in scope Global (valid in: ec_logger)", ErrMisplaced},
 		{"listen outside listener", "Listen \":25\" {}", "scope Listen may not appear in Global", ErrMisplaced},
 	}
 	for _, tt := range tests {

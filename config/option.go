@@ -14,9 +14,11 @@ type Spec[T any] struct {
 	// where the option may be set, each a ':'-separated chain of keywords
 	// from the top level down: "Binding:Domain>Domain>Global". A singleton
 	// module's own options use "[module]", a non-singleton's "module" (the
-	// module's scope keyword, defined with DefineScope first). Fetch walks
-	// the list in order; the first scope that sets the option wins, then
-	// Default. Binding_Group directly above Binding (and Pathway_Group above
+	// module's scope keyword, defined with DefineScope first); a module's
+	// chains may end in core scopes and Global ("ESMTP_Listener>Global").
+	// Fetch walks the list in order; the first scope that sets the option
+	// wins, then Default. These scopes are also the option's identity:
+	// another definition of the name must be valid in none of them. Binding_Group directly above Binding (and Pathway_Group above
 	// Pathway) may be written but is implied: a binding's group is the one
 	// it is declared in.
 	Fallback string
@@ -55,7 +57,7 @@ type Option[T any] struct {
 type optDef struct {
 	index       int
 	name        string
-	ns          string
+	ns          string // the module scope its chains name (lower case), "" for a core option
 	chains      []chain
 	notDynamic  bool
 	typeName    string
@@ -100,11 +102,15 @@ type use struct {
 	hint  int  // how many values of this option the scope and its siblings hold, if counted
 }
 
-// Define registers an option in r and returns its handle. The same name may
-// not be defined twice in one namespace (the core scopes, or one module's
-// scope); different modules may reuse names. Programmer errors (bad
-// fallback, bad default) are returned, wrapping ErrBadDefinition or
-// ErrDuplicate. Safe from any goroutine.
+// Define registers an option in r and returns its handle. An option is its
+// name and the scopes it is valid in (spec.Fallback): the same name may be
+// defined again for scopes none of its other definitions is valid in (a
+// module's Concurrency beside the thread pools', a module option that falls
+// back to Global beside no core option of that name), and the definition in
+// force at a scope is the one valid there. Two definitions valid in one
+// scope are an error wrapping ErrDuplicate that names both and the scopes
+// they share. Other programmer errors (bad fallback, bad default) wrap
+// ErrBadDefinition. Safe from any goroutine.
 func Define[T any](r *Registry, spec Spec[T], typ Type[T]) (*Option[T], error) {
 	if spec.Name == "" || needsQuote(spec.Name) {
 		return nil, fmt.Errorf("%w: option name %q", ErrBadDefinition, spec.Name)
@@ -128,24 +134,43 @@ func Define[T any](r *Registry, spec Spec[T], typ Type[T]) (*Option[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("option %s: %w", spec.Name, err)
 	}
-	k := optKey{ns, strings.ToLower(spec.Name)}
-	if _, dup := r.opts[k]; dup {
-		where := "core scopes"
-		if ns != "" {
-			where = "scope " + r.scopes[ns].keyword
-		}
-		return nil, fmt.Errorf("%w: option %s in %s", ErrDuplicate, spec.Name, where)
-	}
-	if _, clash := r.scopes[k.name]; clash {
+	lname := strings.ToLower(spec.Name)
+	if _, clash := r.scopes[lname]; clash {
 		return nil, fmt.Errorf("%w: option %s has the name of a scope", ErrBadDefinition, spec.Name)
 	}
-	o.def = &optDef{
+	def := &optDef{
 		index: len(r.list), name: spec.Name, ns: ns, chains: chains,
 		notDynamic: spec.NotDynamic, typeName: typ.Name(), defaultText: spec.Default, impl: o,
 	}
-	r.opts[k] = o.def
-	r.list = append(r.list, o.def)
+	defs := r.opts[lname]
+	for _, old := range defs {
+		var shared []string
+		for i := range old.chains {
+			if def.chainAt(old.chains[i].path) >= 0 {
+				shared = append(shared, describeChain(&old.chains[i]))
+			}
+		}
+		if len(shared) > 0 {
+			return nil, fmt.Errorf("%w: option %s %s overlaps option %s %s, defined before: both are valid in %s",
+				ErrDuplicate, def.name, r.ownerLocked(def), old.name, r.ownerLocked(old), strings.Join(shared, ", "))
+		}
+	}
+	o.def = def
+	// A new slice, never an append in place: snapshots share the old one.
+	r.opts[lname] = append(defs[:len(defs):len(defs)], def)
+	r.list = append(r.list, def)
 	return o, nil
+}
+
+// ownerLocked describes whose definition d is and where it is valid, for
+// errors: "of the core scopes (valid in Domain, Global)" or "of scope
+// ESMTP_Listener (valid in ...)". r.mu must be held.
+func (r *Registry) ownerLocked(d *optDef) string {
+	who := "of the core scopes"
+	if d.ns != "" {
+		who = "of scope " + r.scopes[d.ns].keyword
+	}
+	return who + " (valid in " + describeChains(d) + ")"
 }
 
 // MustDefine is Define that panics on error; for tests and for tables of

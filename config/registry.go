@@ -42,21 +42,24 @@ type scopeDef struct {
 	kind    elemKind
 }
 
-type optKey struct {
-	ns   string // lower-case keyword of the module scope, "" for core options
-	name string // lower case
-}
-
 // Registry holds the scope and option definitions that validation checks a
 // Tree against. It is safe for concurrent use: modules define options during
 // conf_setup while other goroutines fetch. A Registry only grows.
+//
+// An option is identified by its name and the scopes it is valid in (its
+// fallback chains): one name may have several definitions as long as no scope
+// is valid for two of them, so the option written at a scope path is always
+// one definition or none.
 type Registry struct {
 	// mu guards scopes, nest, opts and list.
 	mu     sync.RWMutex
 	scopes map[string]*scopeDef
 	nest   map[[2]string]bool // {parent, child} lower case; parent "" is top level
-	opts   map[optKey]*optDef
-	list   []*optDef // by index
+	// opts maps a lower-case option name to its definitions, in the order
+	// defined. A slice is never appended to in place: a build's snapshot
+	// shares them.
+	opts map[string][]*optDef
+	list []*optDef // by index
 }
 
 // The core scopes; a module scope is defined by whoever defines the module.
@@ -82,7 +85,7 @@ func NewRegistry() *Registry {
 	r := &Registry{
 		scopes: make(map[string]*scopeDef),
 		nest:   make(map[[2]string]bool),
-		opts:   make(map[optKey]*optDef),
+		opts:   make(map[string][]*optDef),
 	}
 	// Two passes: a core scope may name as parent one defined after it.
 	for _, c := range coreScopes {
@@ -185,10 +188,14 @@ type elem struct {
 // maxChain bounds a chain's depth; deeper listener nesting has no use.
 const maxChain = 4
 
-// parseFallback parses "Binding:Domain>Domain>Global". r.mu must be held.
+// parseFallbackLocked parses "Binding:Domain>Domain>Global" and returns the
+// chains and the module scope they belong to: the lower-case keyword of the
+// one module scope they name, "" when they name core scopes only. A module's
+// chains may also name core scopes (its options may fall back to Domain or
+// Global); naming the scopes of two modules is an error. r.mu must be held.
 func (r *Registry) parseFallbackLocked(s string) ([]chain, string, error) {
 	var chains []chain
-	ns := "-"
+	ns := ""
 	for _, part := range strings.Split(s, ">") {
 		part = strings.TrimSpace(part)
 		wantAnon := false
@@ -235,10 +242,12 @@ func (r *Registry) parseFallbackLocked(s string) ([]chain, string, error) {
 			}
 		}
 		c.path = strings.Join(kwList, ":")
-		if ns == "-" {
+		switch {
+		case cns == "":
+		case ns == "":
 			ns = cns
-		} else if ns != cns && len(c.elems) > 0 {
-			return nil, "", fmt.Errorf("%w: fallback %q mixes scopes of different modules", ErrBadDefinition, s)
+		case ns != cns:
+			return nil, "", fmt.Errorf("%w: fallback %q mixes the scopes of %s and %s", ErrBadDefinition, s, r.scopes[ns].keyword, r.scopes[cns].keyword)
 		}
 		for _, o := range chains {
 			if o.path == c.path {
@@ -247,43 +256,53 @@ func (r *Registry) parseFallbackLocked(s string) ([]chain, string, error) {
 		}
 		chains = append(chains, c)
 	}
-	if ns == "-" {
-		ns = ""
-	}
 	return chains, ns, nil
 }
 
-// namespace returns the outermost module (non-core) keyword of path, or "".
-// r.mu must be held.
-func (r *Registry) namespaceLocked(path []string) string {
-	for _, kw := range path {
-		if d := r.scopes[kw]; d != nil && !d.core {
-			return kw
+// chainAt returns the index of d's chain whose path is path (lower-case
+// keywords joined by ":", "" for Global), or -1 when d is not valid there.
+func (d *optDef) chainAt(path string) int {
+	for i := range d.chains {
+		if d.chains[i].path == path {
+			return i
+		}
+	}
+	return -1
+}
+
+// defAt returns the definition among defs that is valid at path, and the
+// index of its chain; nil and -1 when none is.
+func defAt(defs []*optDef, path string) (*optDef, int) {
+	for _, d := range defs {
+		if ci := d.chainAt(path); ci >= 0 {
+			return d, ci
+		}
+	}
+	return nil, -1
+}
+
+// suggest returns the defined option name closest to name, for "did you
+// mean": first among the options valid at path, then among all; "" when
+// nothing is close. Ties go to the name first in sort order.
+func suggest(opts map[string][]*optDef, path, name string) string {
+	lname := strings.ToLower(name)
+	for _, here := range []bool{true, false} {
+		best, bestD := "", 3
+		for k, defs := range opts {
+			if here {
+				if d, _ := defAt(defs, path); d == nil {
+					continue
+				}
+			}
+			if dist := editDistance(lname, k, 3); dist < 3 && (best == "" || dist < bestD || dist == bestD && defs[0].name < best) {
+				best, bestD = defs[0].name, dist
+			}
+		}
+		if best != "" {
+			return best
 		}
 	}
 	return ""
-}
-
-// lookupLocked finds the definition of option name used in the scope path
-// (lower-case keywords, normalised). r.mu must be held.
-func (r *Registry) lookupLocked(path []string, name string) *optDef {
-	return r.opts[optKey{r.namespaceLocked(path), strings.ToLower(name)}]
-}
-
-// suggestLocked returns the defined option name in namespace ns closest to
-// name, for "did you mean"; "" when nothing is close. r.mu must be held.
-func (r *Registry) suggestLocked(ns, name string) string {
-	best, bestD := "", 3
-	lname := strings.ToLower(name)
-	for k, d := range r.opts {
-		if k.ns != ns {
-			continue
-		}
-		if dist := editDistance(lname, k.name, 3); dist < 3 && (best == "" || dist < bestD || dist == bestD && d.name < best) {
-			best, bestD = d.name, dist
-		}
-	}
-	return best
 }
 
 // editDistance is the Levenshtein distance of a and b, or max when it is at
@@ -323,11 +342,14 @@ func (r *Registry) canonical(path []string, key string, scope bool) string {
 		}
 		return key
 	}
-	lp := normalisePath(r, path)
-	if d := r.lookupLocked(lp, key); d != nil {
+	defs := r.opts[strings.ToLower(key)]
+	if len(defs) == 0 {
+		return key
+	}
+	if d, _ := defAt(defs, strings.Join(normalisePath(r, path), ":")); d != nil {
 		return d.name
 	}
-	return key
+	return defs[0].name
 }
 
 // normalisePath lower-cases keywords and drops group levels directly above a
@@ -347,14 +369,15 @@ func normalisePath(r *Registry, path []string) []string {
 	return out
 }
 
-// OptionNames returns the canonical names of every defined option, sorted;
-// for console completion and listings. Safe from any goroutine.
+// OptionNames returns the canonical names of every defined option, sorted,
+// each name once however many definitions it has; for console completion
+// and listings. Safe from any goroutine.
 func (r *Registry) OptionNames() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.list))
-	for _, d := range r.list {
-		out = append(out, d.name)
+	out := make([]string, 0, len(r.opts))
+	for _, defs := range r.opts {
+		out = append(out, defs[0].name)
 	}
 	sort.Strings(out)
 	return out

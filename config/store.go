@@ -11,20 +11,33 @@ import (
 )
 
 // Participant takes part in every transaction's commit without config
-// knowing what it is (the module system is one). All three methods are
-// called on the goroutine that commits, never on the event loop, one
-// transaction at a time.
+// knowing what it is (the module system is one). Prepare, Commit and Abort
+// are called on the goroutine that prepares or finishes the commit, never on
+// the event loop by this package, one transaction at a time.
 type Participant interface {
 	// Prepare checks next (and may set up what it needs, such as module
 	// instances); an error vetoes the transaction. Called after every value
 	// validated and before the swap.
 	Prepare(txn *Txn, next *Generation) error
-	// Commit is called after next has become current; prev is the generation
-	// it replaced (still referenced by the store until Commit returns).
+	// Commit is called once next has become current (Prepared.Finish);
+	// prev is the generation it replaced, still referenced by the store
+	// until Commit returns. It may block: it does not run inside the swap.
 	Commit(prev, next *Generation)
 	// Abort is called when a transaction that Prepare saw is rejected
 	// (another participant vetoed or a concurrent commit won).
 	Abort(next *Generation)
+}
+
+// Swapper is implemented by a Participant whose own state must change in the
+// same instant as the store's current generation: the module system's hook
+// registry and module generation, which a reader must never see paired with
+// another configuration generation. Swap is called by Prepared.Swap right
+// after the store's pointer changed, in participant order, on whichever
+// goroutine runs the swap (the event loop, for the module system). It must be
+// cheap and must not block or call back into the store; what can wait goes in
+// Commit.
+type Swapper interface {
+	Swap(prev, next *Generation)
 }
 
 // StoreOptions configure a Store.
@@ -45,7 +58,8 @@ type Store struct {
 	warn func(string)
 
 	// commitMu serialises commits, from Prepare to the participants' Commit,
-	// so that participants see generations in order.
+	// so that participants see generations in order. A Prepared holds it
+	// from Txn.Prepare until Finish or Abort.
 	commitMu sync.Mutex
 
 	// mu guards everything below.
@@ -54,6 +68,7 @@ type Store struct {
 	path    string
 	started bool
 	live    map[uint64]*Generation
+	runSwap func(swap func())
 }
 
 // NewStore returns a store whose current generation (ID 1) is built from an
@@ -67,7 +82,8 @@ func NewStore(reg *Registry, opts StoreOptions) *Store {
 		panic(err)
 	}
 	g.id = 1
-	s.track(g)
+	s.watch(g)
+	s.live[g.id] = g
 	s.cur.Store(g)
 	return s
 }
@@ -104,11 +120,33 @@ func (s *Store) MarkStarted() {
 	s.started = true
 }
 
-// Path returns the main configuration file.
+// SetSwapRunner makes Txn.Commit hand each swap to run, which must call swap
+// once, on the goroutine whose readers need configuration and whatever the
+// Swappers switch to change together, and return once it has. The module
+// system passes one that runs it on the event loop, so that a commit made
+// through Commit (the console's `config set`) switches configuration, hooks
+// and modules in one step of the loop. nil, the default, runs the swap on the
+// committing goroutine. Any goroutine.
+func (s *Store) SetSwapRunner(run func(swap func())) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runSwap = run
+}
+
+// Path returns the main configuration file: the one given in StoreOptions,
+// or the one a committed transaction named with SetPath (Reload does).
 func (s *Store) Path() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.path
+}
+
+// SetPath makes path the main configuration file, what Reload("") reads.
+// Txn.SetPath changes it with a commit instead. Any goroutine.
+func (s *Store) SetPath(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.path = path
 }
 
 // GenerationInfo describes a live generation for the generations listing.
@@ -119,26 +157,31 @@ type GenerationInfo struct {
 	Current bool
 }
 
-// Generations lists the generations not yet retired, oldest first.
+// Generations lists the generations not yet retired, oldest first: the
+// current one and those it superseded, not one still being committed.
 func (s *Store) Generations() []GenerationInfo {
 	cur := s.cur.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]GenerationInfo, 0, len(s.live))
 	for _, g := range s.live {
+		if g.id > cur.id {
+			continue
+		}
 		out = append(out, GenerationInfo{ID: g.id, Created: g.created, Refs: g.refs.Load(), Current: g == cur})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-func (s *Store) track(g *Generation) {
-	s.mu.Lock()
-	s.live[g.id] = g
-	s.mu.Unlock()
+// watch makes g leave the live list when it retires. Registered before g can
+// become current, so that the swap itself only inserts g in the list.
+func (s *Store) watch(g *Generation) {
 	g.OnRetire(func() {
 		s.mu.Lock()
-		delete(s.live, g.id)
+		if s.live[g.id] == g {
+			delete(s.live, g.id)
+		}
 		s.mu.Unlock()
 	})
 }
@@ -159,6 +202,7 @@ type Txn struct {
 	replay   []string
 	done     bool
 	warnings []string
+	path     string // the store's new main file once committed; "" keeps it
 }
 
 // Begin starts a transaction on a copy of the current generation's tree.
@@ -185,8 +229,9 @@ func (s *Store) BeginTree(tree *Tree) *Txn {
 	return &Txn{s: s, base: s.Current(), tree: tree}
 }
 
-// Reload parses path (the store's path when empty) and commits it. On any
-// error the current generation stays and the error lists every problem.
+// Reload parses path (the store's path when empty) and commits it; path then
+// becomes the store's path. On any error the current generation and the path
+// stay and the error lists every problem.
 // The returned generation is held for the caller, who must Release it.
 func (s *Store) Reload(path string) (*Generation, error) {
 	if path == "" {
@@ -196,15 +241,16 @@ func (s *Store) Reload(path string) (*Generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.BeginTree(tree).Commit()
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.path = path
-	s.mu.Unlock()
-	return g, nil
+	txn := s.BeginTree(tree)
+	txn.SetPath(path)
+	return txn.Commit()
 }
+
+// SetPath makes path the store's main file (Store.Path) when the transaction
+// commits (in Finish, before the next commit can start); a rejected
+// transaction leaves the old one. For a reload of another file than the
+// last.
+func (t *Txn) SetPath(path string) { t.path = path }
 
 // Tree returns the transaction's working tree. Edit it only through Set and
 // Unset, so that Replay stays true.
@@ -230,40 +276,93 @@ func (t *Txn) Rollback() {
 }
 
 // Commit validates the working tree into a new generation, lets every
-// participant prepare it, and makes it current with one atomic swap. If
-// another commit happened since the transaction began, it fails with
-// ErrConflict (the first commit wins). On any failure the current generation
-// is untouched, every error is returned (an ErrorList), participants that
-// prepared are told to Abort and the values built are freed. On success the
-// new generation is returned held for the caller, who must Release it.
+// participant prepare it, and makes it current with one atomic swap: Prepare,
+// then Prepared.Swap (through the store's swap runner, if one is set), then
+// Prepared.Finish. If another commit happened since the transaction began, it
+// fails with ErrConflict (the first commit wins). On any failure the current
+// generation is untouched, every error is returned (an ErrorList),
+// participants that prepared are told to Abort and the values built are
+// freed. On success the new generation is returned held for the caller, who
+// must Release it. With a swap runner that hands the swap to the event loop,
+// Commit must not be called on the loop unless the runner runs it in place
+// there.
 func (t *Txn) Commit() (*Generation, error) {
+	p, err := t.Prepare()
+	if err != nil {
+		return nil, err
+	}
+	t.s.mu.Lock()
+	run := t.s.runSwap
+	t.s.mu.Unlock()
+	if run != nil {
+		run(p.Swap)
+	}
+	// Without a runner, or if one returned without swapping (a broken
+	// runner), the swap happens here; after a swap it does nothing.
+	p.Swap()
+	return p.Finish(), nil
+}
+
+// Prepared is a transaction that validated and that every participant
+// prepared, waiting to be swapped in (Swap, then Finish) or dropped (Abort).
+// It holds the store's commit slot from Txn.Prepare until Finish or Abort:
+// another commit waits meanwhile, then fails with ErrConflict, so one of the
+// two must follow. Used by one goroutine at a time, except Swap, which may run
+// on another (the event loop) in between.
+type Prepared struct {
+	t     *Txn
+	next  *Generation
+	parts []Participant
+	state preparedState
+}
+
+type preparedState uint8
+
+const (
+	statePrepared preparedState = iota
+	stateSwapped
+	stateEnded
+)
+
+// Prepare is the first half of Commit: it builds and validates the working
+// tree into the next generation, checks that no other commit happened since
+// the transaction began (ErrConflict), and runs every participant's Prepare.
+// On success the transaction holds the store's commit slot until the
+// returned Prepared is finished or aborted; on failure nothing changed and
+// the errors are those Commit returns. Off the event loop: this is where
+// everything costly happens.
+func (t *Txn) Prepare() (*Prepared, error) {
 	if t.done {
 		return nil, ErrTxnDone
 	}
 	t.done = true
-	defer t.base.Release()
 	s := t.s
 	next, err := s.reg.Build(t.tree)
 	if err != nil {
+		t.base.Release()
 		return nil, err
 	}
 	next.id = t.base.id + 1
 
 	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-	if s.cur.Load() != t.base {
+	fail := func(err error) (*Prepared, error) {
 		next.Release()
-		return nil, fmt.Errorf("%w: generation %d was replaced by %d after this transaction began", ErrConflict, t.base.id, s.cur.Load().id)
+		s.commitMu.Unlock()
+		t.base.Release()
+		return nil, err
+	}
+	if cur := s.cur.Load(); cur != t.base {
+		return fail(fmt.Errorf("%w: generation %d was replaced by %d after this transaction began", ErrConflict, t.base.id, cur.id))
 	}
 	s.mu.Lock()
 	parts := append([]Participant(nil), s.parts...)
 	started := s.started
 	s.mu.Unlock()
 
+	// Every participant prepares, even after a veto, so that the operator
+	// sees every problem at once; then all of them abort.
 	var errs ErrorList
-	prepared := 0
 	for _, p := range parts {
-		prepared++
 		if err := p.Prepare(t, next); err != nil {
 			if !errors.Is(err, ErrRejected) {
 				err = fmt.Errorf("%w: %w", ErrRejected, err)
@@ -272,29 +371,96 @@ func (t *Txn) Commit() (*Generation, error) {
 		}
 	}
 	if len(errs) > 0 {
-		for _, p := range parts[:prepared] {
+		for _, p := range parts {
 			p.Abort(next)
 		}
-		next.Release()
-		return nil, errs
+		return fail(errs)
 	}
 	t.warnings = nil
 	if started {
 		t.warnings = notDynamicChanges(t.base, next)
-		for _, w := range t.warnings {
-			s.warnf("%s", w)
+	}
+	// Listed now, so that the swap takes no lock and allocates nothing;
+	// Generations leaves it out until it is current, and its retirement
+	// (on Abort) removes it.
+	s.watch(next)
+	s.mu.Lock()
+	s.live[next.id] = next
+	s.mu.Unlock()
+	return &Prepared{t: t, next: next, parts: parts}, nil
+}
+
+// Generation returns the generation being committed. It is not current until
+// Swap; it stays valid while p is neither finished nor aborted.
+func (p *Prepared) Generation() *Generation { return p.next }
+
+// Swap makes the prepared generation current: one atomic pointer store, then
+// every Swapper participant's Swap. It allocates nothing and takes no lock,
+// so that it can run on the event loop: whoever wants readers on one
+// goroutine to see the store and the Swappers change together runs Swap
+// there. Calling it again, or after Abort, does nothing. Finish must follow.
+func (p *Prepared) Swap() {
+	if p.state != statePrepared {
+		return
+	}
+	p.state = stateSwapped
+	s, prev, next := p.t.s, p.t.base, p.next
+	next.refs.Add(1) // the store's reference; the other one is the caller's
+	s.cur.Store(next)
+	prev.superseded.Store(true)
+	for _, part := range p.parts {
+		if sw, ok := part.(Swapper); ok {
+			sw.Swap(prev, next)
 		}
 	}
-	prev := t.base
-	next.refs.Add(1) // the store's reference; the other one is the caller's
-	s.track(next)
-	s.cur.Store(next)
-	for _, p := range parts {
-		p.Commit(prev, next)
+}
+
+// Finish completes a swapped commit on the committing goroutine: every
+// participant's Commit, the warnings for NotDynamic changes, and the release
+// of the previous generation's store reference (which may retire it and run
+// its OnRetire callbacks and Datafree). It then frees the commit slot and
+// returns the new generation held for the caller, who must Release it; nil
+// when Swap has not run. Not on the event loop: participants' Commit may
+// block.
+func (p *Prepared) Finish() *Generation {
+	if p.state != stateSwapped {
+		return nil
 	}
-	prev.superseded.Store(true)
+	p.state = stateEnded
+	s, prev, next := p.t.s, p.t.base, p.next
+	if p.t.path != "" {
+		// Before the commit slot is freed: the next transaction that can
+		// commit reads the new path.
+		s.SetPath(p.t.path)
+	}
+	for _, part := range p.parts {
+		part.Commit(prev, next)
+	}
+	for _, w := range p.t.warnings {
+		s.warnf("%s", w)
+	}
 	prev.Release() // the store's reference
-	return next, nil
+	s.commitMu.Unlock()
+	prev.Release() // the transaction's reference
+	return next
+}
+
+// Abort drops a prepared transaction before its swap: every participant's
+// Abort, the values built are freed, the commit slot is freed and the current
+// generation stays. After Swap it does nothing (the commit has happened;
+// Finish it).
+func (p *Prepared) Abort() {
+	if p.state != statePrepared {
+		return
+	}
+	p.state = stateEnded
+	s := p.t.s
+	for _, part := range p.parts {
+		part.Abort(p.next)
+	}
+	p.next.Release()
+	s.commitMu.Unlock()
+	p.t.base.Release()
 }
 
 // notDynamicChanges lists the NotDynamic options whose values differ between

@@ -383,3 +383,261 @@ func TestLocalChangesOnly(t *testing.T) {
 		t.Errorf("main %q local %q", main, local)
 	}
 }
+
+// swapRecorder is a Participant and Swapper that records what the store shows
+// at each step.
+type swapRecorder struct {
+	recorder
+	s *Store
+	// inRunner is set by the test's swap runner while it runs a swap.
+	inRunner *atomic.Bool
+}
+
+func (r *swapRecorder) Swap(prev, next *Generation) {
+	cur := r.s.cur.Load()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, fmt.Sprintf("swap %d->%d current=%d runner=%v", prev.ID(), next.ID(), cur.ID(), r.inRunner != nil && r.inRunner.Load()))
+}
+
+func (r *swapRecorder) log() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.calls, ",")
+}
+
+// TestPrepareSwapFinish: the two-phase commit. Prepare validates and runs
+// the participants' Prepare and changes nothing visible; Swap makes the new
+// generation current and calls the Swappers, and only them; Finish calls the
+// participants' Commit and hands the new generation to the caller. A commit
+// racing with the prepared one waits for it and fails with ErrConflict.
+func TestPrepareSwapFinish(t *testing.T) {
+	o := newTestOptions(t)
+	s := NewStore(o.reg, StoreOptions{})
+	plain := &recorder{hwm: o.memHWM}
+	sw := &swapRecorder{recorder: recorder{hwm: o.memHWM}, s: s}
+	s.AddParticipant(plain)
+	s.AddParticipant(sw)
+
+	racer := s.Begin()
+	racer.Set(nil, "Memory_HWM", Scalar("2"))
+	txn := s.Begin()
+	txn.Set(nil, "Memory_HWM", Scalar("1"))
+	p, err := txn.Prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Generation().ID() != 2 || o.memHWM.Global(p.Generation()) != 1 {
+		t.Fatalf("prepared generation %d with Memory_HWM %d", p.Generation().ID(), o.memHWM.Global(p.Generation()))
+	}
+	raced := make(chan error, 1)
+	go func() {
+		g, err := racer.Commit()
+		if err == nil {
+			g.Release()
+		}
+		raced <- err
+	}()
+	if id := currentID(s); id != 1 {
+		t.Errorf("current generation %d after Prepare, want 1", id)
+	}
+	if got := sw.log(); got != "prepare 2" {
+		t.Errorf("after Prepare: %s", got)
+	}
+	if infos := s.Generations(); len(infos) != 1 || infos[0].ID != 1 {
+		t.Errorf("generations after Prepare %+v, want 1 alone", infos)
+	}
+
+	p.Swap()
+	p.Swap() // a second call does nothing
+	if id := currentID(s); id != 2 {
+		t.Errorf("current generation %d after Swap, want 2", id)
+	}
+	if got, want := sw.log(), "prepare 2,swap 1->2 current=2 runner=false"; got != want {
+		t.Errorf("after Swap: %s, want %s", got, want)
+	}
+	if got := strings.Join(plain.calls, ","); got != "prepare 2" {
+		t.Errorf("a plain participant's Commit ran in Swap: %s", got)
+	}
+	p.Abort() // after Swap: nothing
+
+	g := p.Finish()
+	if g == nil || g.ID() != 2 {
+		t.Fatalf("Finish returned %v", g)
+	}
+	g.Release()
+	if p.Finish() != nil {
+		t.Error("a second Finish returned a generation")
+	}
+	if got, want := sw.log(), "prepare 2,swap 1->2 current=2 runner=false,commit 1->2"; got != want {
+		t.Errorf("after Finish: %s, want %s", got, want)
+	}
+	if err := <-raced; !errors.Is(err, ErrConflict) {
+		t.Errorf("the racing commit: %v, want ErrConflict", err)
+	}
+	if infos := s.Generations(); len(infos) != 1 || infos[0].ID != 2 || !infos[0].Current {
+		t.Errorf("generations %+v, want 2 alone (generation 1 retired)", infos)
+	}
+}
+
+func currentID(s *Store) uint64 {
+	g := s.Current()
+	defer g.Release()
+	return g.ID()
+}
+
+// TestPrepareAbort: an aborted prepared transaction leaves the current
+// generation, tells every participant, frees what it built and frees the
+// commit slot; Swap and Finish after Abort do nothing.
+func TestPrepareAbort(t *testing.T) {
+	r := NewRegistry()
+	var freed atomic.Int32
+	MustDefine(r, Spec[string]{Name: "Res", Datafree: func(string) { freed.Add(1) }}, StringType())
+	s := NewStore(r, StoreOptions{})
+	rec := &recorder{hwm: MustDefine(r, Spec[int64]{Name: "N"}, IntType())}
+	s.AddParticipant(rec)
+	txn := s.Begin()
+	txn.Set(nil, "Res", Scalar("x"))
+	p, err := txn.Prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	freedBefore := freed.Load() // Set checked the value once, and freed it
+	p.Abort()
+	p.Swap()
+	if p.Finish() != nil {
+		t.Error("Finish after Abort returned a generation")
+	}
+	if id := currentID(s); id != 1 {
+		t.Errorf("current generation %d, want 1", id)
+	}
+	if n := freed.Load() - freedBefore; n != 1 {
+		t.Errorf("Abort ran Datafree %d times for the prepared value, want 1", n)
+	}
+	if got, want := strings.Join(rec.calls, ","), "prepare 2,abort 2"; got != want {
+		t.Errorf("calls %s, want %s", got, want)
+	}
+	// The slot is free: the next transaction commits.
+	txn = s.Begin()
+	txn.Set(nil, "Res", Scalar("y"))
+	g, err := txn.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Release()
+	if _, err := txn.Prepare(); !errors.Is(err, ErrTxnDone) {
+		t.Errorf("Prepare after Commit: %v", err)
+	}
+}
+
+// TestSwapRunner: Commit hands the swap to the store's swap runner, which
+// runs it on a goroutine of its own here (the module system's runs it on the
+// event loop); the Swappers are called inside it, Commit returns after it.
+func TestSwapRunner(t *testing.T) {
+	o := newTestOptions(t)
+	s := NewStore(o.reg, StoreOptions{})
+	var inRunner atomic.Bool
+	sw := &swapRecorder{recorder: recorder{hwm: o.memHWM}, s: s, inRunner: &inRunner}
+	s.AddParticipant(sw)
+	runs := 0
+	s.SetSwapRunner(func(swap func()) {
+		runs++
+		done := make(chan struct{})
+		go func() {
+			inRunner.Store(true)
+			swap()
+			inRunner.Store(false)
+			close(done)
+		}()
+		<-done
+	})
+	txn := s.Begin()
+	txn.Set(nil, "Memory_HWM", Scalar("5"))
+	g, err := txn.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Release()
+	if got, want := sw.log(), "prepare 2,swap 1->2 current=2 runner=true,commit 1->2"; runs != 1 || got != want {
+		t.Errorf("%d runs; calls %s, want %s", runs, got, want)
+	}
+	// A rejected transaction never reaches the runner.
+	txn = s.Begin()
+	txn.Set(nil, "Memory_HWM", Scalar("6"))
+	sw.mu.Lock()
+	sw.veto = errors.New("no")
+	sw.mu.Unlock()
+	if _, err := txn.Commit(); !errors.Is(err, ErrRejected) {
+		t.Fatalf("veto: %v", err)
+	}
+	if runs != 1 {
+		t.Errorf("the runner ran for a rejected transaction")
+	}
+}
+
+// TestStorePath: a reload of another file makes it the store's path (what
+// Reload("") reads next); a rejected one, a transaction without SetPath and
+// a rejected SetPath transaction keep it; SetPath changes it directly.
+func TestStorePath(t *testing.T) {
+	o := newTestOptions(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.conf": "Memory_HWM = 1\n", "b.conf": "Memory_HWM = 2\n", "bad.conf": "Nope = 1\n"})
+	a, b := filepath.Join(dir, "a.conf"), filepath.Join(dir, "b.conf")
+	s := NewStore(o.reg, StoreOptions{Path: a})
+	steps := []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"reload of another file", func() error { return release(s.Reload(b)) }, b},
+		{"reload without a path reads it", func() error {
+			writeFiles(t, dir, map[string]string{"b.conf": "Memory_HWM = 3\n"})
+			if err := release(s.Reload("")); err != nil {
+				return err
+			}
+			g := s.Current()
+			defer g.Release()
+			if v := o.memHWM.Global(g); v != 3 {
+				return fmt.Errorf("Memory_HWM = %d after Reload(\"\"), want 3 from b.conf", v)
+			}
+			return nil
+		}, b},
+		{"rejected reload", func() error {
+			if _, err := s.Reload(filepath.Join(dir, "bad.conf")); err == nil {
+				return errors.New("bad.conf accepted")
+			}
+			return nil
+		}, b},
+		{"transaction without SetPath", func() error { return release(s.BeginTree(&Tree{Main: &File{}}).Commit()) }, b},
+		{"rejected transaction with SetPath", func() error {
+			tree, _ := Parse("x.conf", []byte("Nope = 1"))
+			txn := s.BeginTree(tree)
+			txn.SetPath("x.conf")
+			if _, err := txn.Commit(); err == nil {
+				return errors.New("accepted")
+			}
+			return nil
+		}, b},
+		{"transaction with SetPath", func() error {
+			txn := s.BeginTree(&Tree{Main: &File{}})
+			txn.SetPath(a)
+			return release(txn.Commit())
+		}, a},
+		{"SetPath", func() error { s.SetPath(b); return nil }, b},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := s.Path(); got != st.want {
+			t.Errorf("%s: path %q, want %q", st.name, got, st.want)
+		}
+	}
+}
+
+func release(g *Generation, err error) error {
+	if err == nil {
+		g.Release()
+	}
+	return err
+}

@@ -203,6 +203,13 @@ func TestDefineErrors(t *testing.T) {
 			_, err := Define(r, Spec[int64]{Name: "D", Fallback: "[mod]"}, IntType())
 			return err
 		}},
+		{"scopes of two modules", ErrBadDefinition, func() error {
+			_, err := Define(r, Spec[int64]{Name: "E", Fallback: "mod>[other]>Global"}, IntType())
+			if err != nil && !strings.Contains(err.Error(), "mixes the scopes of mod and other") {
+				return fmt.Errorf("message %q does not name both modules", err)
+			}
+			return err
+		}},
 		{"name of a scope", ErrBadDefinition, func() error { _, err := Define(r, Spec[int64]{Name: "Domain"}, IntType()); return err }},
 		{"scope redefined with other namedness", ErrDuplicate, func() error {
 			return r.DefineScope(ScopeDef{Keyword: "MOD"})
@@ -218,5 +225,9 @@ func TestDefineErrors(t *testing.T) {
 	// Another module may reuse a name.
 	if _, err := Define(r, Spec[bool]{Name: "Enabled", Fallback: "[other]"}, BoolType()); err != nil {
 		t.Errorf("a second module's Enabled: %v", err)
+	}
+	// A module's option may fall back through core scopes to Global.
+	if _, err := Define(r, Spec[int64]{Name: "F", Fallback: "mod>Domain>Global"}, IntType()); err != nil {
+		t.Errorf("a module option falling back to Domain and Global: %v", err)
 	}
 }

@@ -12,16 +12,25 @@ import (
 )
 
 // participant joins the config store's commits: Prepare builds the module
-// generation for the configuration generation being committed, Commit swaps
-// it in, Abort throws it away. The store calls them one transaction at a time,
-// on the committing goroutine (never the loop).
+// generation for the configuration generation being committed, Swap installs
+// it and its hook registry in the same step as the store's own pointer, Commit
+// retires what it replaced, Abort throws it away. The store calls them one
+// transaction at a time; Swap runs wherever the swap runs (the loop, when the
+// manager has one), the others on the committing goroutine.
 type participant struct{ m *Manager }
 
-var _ config.Participant = participant{}
+var (
+	_ config.Participant = participant{}
+	_ config.Swapper     = participant{}
+)
 
 func (p participant) Prepare(_ *config.Txn, next *config.Generation) error {
 	m := p.m
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
 	pl := m.staged
 	if pl == nil || pl.tree != next.Tree() {
 		// A commit that did not come through Reload (console `config set`):
@@ -47,32 +56,47 @@ func (p participant) Prepare(_ *config.Txn, next *config.Generation) error {
 		return err
 	}
 	m.mu.Lock()
-	m.pending = g
+	// Listed from now on: its instances exist. Abort or destroy removes it.
+	m.live[g.id] = g
 	m.mu.Unlock()
+	m.pending.Store(g)
 	return nil
 }
 
-func (p participant) Commit(_, next *config.Generation) {
+// Swap installs the prepared generation's hook registry and the generation
+// itself, right after the store installed next: with a loop, all three
+// pointer stores happen in one dispatched function, so that nothing on the
+// loop sees the new configuration with the old hooks or the other way round.
+// It takes no lock a builder holds; the registry was private to the builder
+// until now, which is how the seed's rule that hooks are registered on the
+// master thread only is kept: no live call could read the registry while
+// modules registered into it.
+func (p participant) Swap(_, next *config.Generation) {
 	m := p.m
-	m.mu.Lock()
-	g := m.pending
-	m.pending = nil
-	ctx := m.building.ctx
-	if g != nil && g.conf == next {
-		m.live[g.id] = g
-	}
-	m.mu.Unlock()
+	g := m.pending.Load()
 	if g == nil || g.conf != next {
 		// Prepare always leaves the generation it built; anything else is a
 		// broken store contract, and continuing would desynchronise hooks
 		// from configuration.
+		panic("modules: swap of a generation this manager did not prepare")
+	}
+	if _, err := m.hooksCur.Swap(g.hooks); err != nil {
+		// g.hooks is sealed and new: Swap cannot refuse it.
+		panic(fmt.Sprintf("modules: installing the hook registry of generation %d: %v", g.id, err))
+	}
+	m.replaced.Store(m.cur.Swap(g))
+}
+
+// Commit finishes what Swap began, on the committing goroutine: the replaced
+// generation's registry retires and the manager's reference to it goes, which
+// may destroy its instances, so none of it runs on the loop.
+func (p participant) Commit(_, next *config.Generation) {
+	m := p.m
+	g := m.pending.Swap(nil)
+	old := m.replaced.Swap(nil)
+	if g == nil || g.conf != next {
 		panic("modules: commit of a generation this manager did not prepare")
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	old := m.swap(ctx, g)
-
 	m.mu.Lock()
 	for _, in := range g.units {
 		in.e.lastErr = nil
@@ -92,44 +116,37 @@ func (p participant) Commit(_, next *config.Generation) {
 
 func (p participant) Abort(next *config.Generation) {
 	m := p.m
+	g := m.pending.Load()
+	if g == nil || g.conf != next || !m.pending.CompareAndSwap(g, nil) {
+		return
+	}
 	m.mu.Lock()
-	g := m.pending
-	if g != nil && g.conf == next {
-		m.pending = nil
-	} else {
-		g = nil
+	if m.live[g.id] == g {
+		delete(m.live, g.id)
 	}
 	m.mu.Unlock()
-	if g != nil {
-		g.discard()
-	}
+	g.discard()
 }
 
-// swap installs g's hook registry and g itself together and returns the
-// generation it replaced. With a loop, this is the only part of a reload that
-// runs on it; the new registry was private to the builder until now, which is
-// how the seed's rule that hooks are registered on the master thread only is
-// kept: no live call could read the registry while modules registered into it.
-func (m *Manager) swap(ctx context.Context, g *Generation) *Generation {
-	var old *Generation
+// onLoop runs swap on the master loop and returns once it has run, timing it
+// as the time the loop was blocked by a commit. Without a loop, or on the
+// loop already, it runs swap in place. If ctx ends before the loop takes it
+// (a stopped loop never runs what is dispatched to it), the caller runs it.
+func (m *Manager) onLoop(ctx context.Context, swap func()) {
 	done := make(chan struct{})
 	do := func() {
 		start := time.Now()
-		if _, err := m.hooksCur.Swap(g.hooks); err != nil {
-			// g.hooks is sealed and new: Swap cannot refuse it.
-			panic(fmt.Sprintf("modules: installing the hook registry of generation %d: %v", g.id, err))
-		}
-		old = m.cur.Swap(g)
+		swap()
 		m.lastSwap.Store(int64(time.Since(start)))
 		close(done)
 	}
 	loop := m.opts.Loop
-	if loop == nil {
+	if loop == nil || loop.OnLoop() {
 		do()
-		return old
+		return
 	}
 	// Whoever claims runs the swap: the loop, or this goroutine if ctx ends
-	// first (a stopped loop never runs what is dispatched to it).
+	// first.
 	var claimed atomic.Bool
 	loop.Dispatch(func(time.Time) {
 		if claimed.CompareAndSwap(false, true) {
@@ -145,7 +162,6 @@ func (m *Manager) swap(ctx context.Context, g *Generation) *Generation {
 			<-done
 		}
 	}
-	return old
 }
 
 // build makes the module generation for conf from pl: a hook registry carrying

@@ -52,11 +52,16 @@
 // new hook registry from the previous one (carrying singleton registrations),
 // ext_init(Init) for every enabled instance in load order (singletons reuse
 // their one object, non-singletons get a new one), ext_init(PostInit), Seal.
-// The commit then swaps the module [Generation] and its hook registry in
-// together; when a sched.Loop is given, that swap (two pointer stores) is the
-// only step that runs on the loop, through Dispatch. The registry is private
-// to the builder until the swap, which keeps the intent of the seed's rule
-// that hooks are registered on the master thread only: no live call ever
+// All of that is the config transaction's Prepare. Its Swap then installs the
+// configuration generation, the hook registry and the module [Generation]
+// together: when a sched.Loop is given, those three pointer stores are one
+// function dispatched to the loop, the only step of a reload that runs there,
+// so that nothing on the loop ever sees a configuration with the hooks of
+// another generation. Commits made through the store directly (the console's
+// `config set`) swap on the loop the same way (config.Store.SetSwapRunner).
+// What the swap replaced is retired afterwards, off the loop. The registry is
+// private to the builder until the swap, which keeps the intent of the seed's
+// rule that hooks are registered on the master thread only: no live call ever
 // reads a registry that is still being filled.
 //
 // Any failure rejects the whole reload with every error found ([RejectedError];
@@ -65,9 +70,10 @@
 // instance the rejected generation initialised gets Destroy before Reload
 // returns: nothing half-registered stays behind.
 //
-// The config store's own pointer is switched by config's commit, just before
-// the module swap; code that needs configuration and hooks to agree reads both
-// from [Manager.Current].
+// A reader off the loop may load the store's configuration and the hook
+// registry on either side of a swap; code that needs the two to agree from
+// any goroutine reads both from [Manager.Current]. A reload with a path makes
+// it the store's path, what the next reload without one reads.
 //
 // # Lifetime
 //

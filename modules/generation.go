@@ -203,7 +203,8 @@ type GenerationView struct {
 }
 
 // Generations lists the generations whose instances are not yet destroyed,
-// oldest first. Any goroutine.
+// oldest first: the current one and those it superseded, not one still being
+// committed. Any goroutine.
 func (m *Manager) Generations() []GenerationView {
 	now := m.opts.Now()
 	cur := m.cur.Load()
@@ -211,6 +212,9 @@ func (m *Manager) Generations() []GenerationView {
 	defer m.mu.Unlock()
 	out := make([]GenerationView, 0, len(m.live))
 	for _, g := range m.live {
+		if cur != nil && g.id > cur.id {
+			continue
+		}
 		out = append(out, GenerationView{
 			ID: g.id, Age: now.Sub(g.created), Current: g == cur,
 			Refs: g.refs.Load(), ConfigRefs: g.conf.Refs(), Modules: g.Modules(),

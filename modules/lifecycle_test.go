@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -297,9 +296,10 @@ func TestConsoleCommitBuildsGeneration(t *testing.T) {
 	}
 }
 
-// TestSwapRunsOnLoop: with a loop, the swap waits for it; the configuration
-// store has committed meanwhile, the module generation follows once the loop
-// runs. A stopped loop does not block a reload whose context ends.
+// TestSwapRunsOnLoop: with a loop, the swap waits for it, and the
+// configuration store's pointer waits with the hooks and the module
+// generation: while the loop is busy, a prepared reload changes none of them.
+// A stopped loop does not block a reload whose context ends.
 func TestSwapRunsOnLoop(t *testing.T) {
 	loop, err := sched.New(sched.Options{})
 	if err != nil {
@@ -312,20 +312,17 @@ func TestSwapRunsOnLoop(t *testing.T) {
 	first := h.m.Current()
 	firstID := first.ID()
 	first.Release()
+	prepared := make(chan struct{}, 1)
+	h.store.AddParticipant(&probe{onPrepare: func() { prepared <- struct{}{} }})
 
 	blocked, unblock := make(chan struct{}), make(chan struct{})
 	loop.Dispatch(func(time.Time) { close(blocked); <-unblock })
 	<-blocked
 	reloaded := make(chan error, 1)
 	go func() { reloaded <- h.reload("s { level = 1 }\n") }()
-	for {
-		g := h.store.Current()
-		id := g.ID()
-		g.Release()
-		if id > firstID {
-			break
-		}
-		runtime.Gosched()
+	<-prepared // every participant prepared; the swap needs the loop
+	if id := h.configID(); id != firstID {
+		t.Errorf("config generation %d current while the loop was busy", id)
 	}
 	if g := h.m.Current(); g.ID() != firstID {
 		t.Errorf("module generation %d swapped while the loop was busy", g.ID())
@@ -333,12 +330,20 @@ func TestSwapRunsOnLoop(t *testing.T) {
 	} else {
 		g.Release()
 	}
+	if gs := h.m.Generations(); len(gs) != 1 || gs[0].ID != firstID || !gs[0].Current {
+		t.Errorf("generations %+v while the swap waits, want %d alone", gs, firstID)
+	}
+	select {
+	case err := <-reloaded:
+		t.Fatalf("Reload returned (%v) before the loop ran its swap", err)
+	default:
+	}
 	close(unblock)
 	if err := <-reloaded; err != nil {
 		t.Fatal(err)
 	}
-	if g := h.m.Current(); g.ID() != firstID+1 {
-		t.Errorf("module generation %d after the swap, want %d", g.ID(), firstID+1)
+	if g := h.m.Current(); g.ID() != firstID+1 || h.configID() != firstID+1 {
+		t.Errorf("module generation %d, config generation %d after the swap, want %d", g.ID(), h.configID(), firstID+1)
 		g.Release()
 	} else {
 		g.Release()

@@ -58,9 +58,18 @@ type Manager struct {
 	log      *slog.Logger
 
 	// cur is the live generation; the swap replaces it together with the
-	// registry installed in hooksCur.
+	// registry installed in hooksCur and the store's configuration.
 	cur      atomic.Pointer[Generation]
 	lastSwap atomic.Int64 // nanoseconds the last swap took on the loop
+	// pending is the generation the participant's Prepare built, until its
+	// Commit or Abort; replaced is the one its Swap took out of cur, until
+	// Commit. Atomics, because Swap may run on the loop and must not wait
+	// for mu; the store orders Prepare, Swap and Commit.
+	pending, replaced atomic.Pointer[Generation]
+	// closing ends when Close begins: a console commit's swap stops waiting
+	// for the loop then.
+	closing     context.Context
+	closeCancel context.CancelFunc
 
 	// reloadMu serialises Start, Reload, DryRun and Close: one build at a time.
 	reloadMu sync.Mutex
@@ -73,10 +82,8 @@ type Manager struct {
 	problems []error
 	live     map[uint64]*Generation // generations not yet destroyed
 	staged   *plan                  // the plan Reload resolved for the commit it runs
-	pending  *Generation            // built by Prepare, awaiting Commit or Abort
 	building struct {
 		privileged bool
-		ctx        context.Context
 	}
 	started bool
 	closed  bool
@@ -104,6 +111,7 @@ func New(opts Options) (*Manager, error) {
 		opts: opts, store: opts.Store, hooksCur: opts.Hooks, log: opts.Logger,
 		entries: map[string]*entry{}, live: map[uint64]*Generation{},
 	}
+	m.closing, m.closeCancel = context.WithCancel(context.Background())
 	reg := hooks.NewRegistry(nil, opts.HookOptions)
 	if err := reg.Seal(); err != nil {
 		return nil, fmt.Errorf("modules: New: %w", err)
@@ -126,6 +134,11 @@ func New(opts Options) (*Manager, error) {
 	m.refreshLocked()
 	m.mu.Unlock()
 	m.store.AddParticipant(participant{m})
+	if opts.Loop != nil {
+		// Commits made through the store (the console's `config set`) swap
+		// on the loop too.
+		m.store.SetSwapRunner(func(swap func()) { m.onLoop(m.closing, swap) })
+	}
 	return m, nil
 }
 
@@ -175,10 +188,12 @@ func (m *Manager) Start(ctx context.Context, path string) error {
 }
 
 // Reload replaces the configuration with the file at path (the store's path
-// when empty) and commits a new generation. It builds everything off the event
-// loop: parse, resolve modules, conf_setup for modules new to the process,
+// when empty) and commits a new generation; path becomes the store's path,
+// what the next Reload("") reads. It builds everything off the event loop:
+// parse, resolve modules, conf_setup for modules new to the process,
 // validation, a new hook registry, ext_init for every instance; only the swap
-// runs on the loop. Any failure rejects the reload with every error (a
+// of configuration, hooks and module generation runs on the loop, as one
+// dispatched function. Any failure rejects the reload with every error (a
 // *RejectedError): the running generation stays current and untouched, and
 // the instances the rejected generation created are destroyed before Reload
 // returns. ctx bounds the wait for the loop to run the swap; if it ends first
@@ -203,7 +218,7 @@ func (m *Manager) reload(ctx context.Context, path string, privileged bool) erro
 	if err != nil {
 		return rejected(flatten(err))
 	}
-	return m.commitTree(ctx, tree, privileged)
+	return m.commitTree(ctx, tree, path, privileged)
 }
 
 // ReloadTree is Reload with a tree already parsed (config.Parse), for callers
@@ -217,7 +232,7 @@ func (m *Manager) ReloadTree(ctx context.Context, tree *config.Tree) error {
 	if m.isClosed() {
 		return ErrClosed
 	}
-	return m.commitTree(ctx, tree, false)
+	return m.commitTree(ctx, tree, "", false)
 }
 
 func (m *Manager) isClosed() bool {
@@ -226,8 +241,9 @@ func (m *Manager) isClosed() bool {
 	return m.closed
 }
 
-// commitTree runs the pipeline for tree. m.reloadMu must be held.
-func (m *Manager) commitTree(ctx context.Context, tree *config.Tree, privileged bool) error {
+// commitTree runs the pipeline for tree, read from path ("" keeps the store's
+// path). m.reloadMu must be held.
+func (m *Manager) commitTree(ctx context.Context, tree *config.Tree, path string, privileged bool) error {
 	m.mu.Lock()
 	m.refreshLocked()
 	pl := m.resolveLocked(tree)
@@ -246,20 +262,25 @@ func (m *Manager) commitTree(ctx context.Context, tree *config.Tree, privileged 
 	m.mu.Lock()
 	m.staged = pl
 	m.building.privileged = privileged
-	m.building.ctx = ctx
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
 		m.staged = nil
 		m.building.privileged = false
-		m.building.ctx = nil
 		m.mu.Unlock()
 	}()
-	g, err := m.store.BeginTree(tree).Commit()
+	txn := m.store.BeginTree(tree)
+	if path != "" {
+		txn.SetPath(path)
+	}
+	p, err := txn.Prepare()
 	if err != nil {
 		return rejected(flatten(err))
 	}
-	g.Release()
+	// The store's pointer, the hook registry and the module generation
+	// change in this one function: on the loop, nothing sees them disagree.
+	m.onLoop(ctx, p.Swap)
+	p.Finish().Release()
 	return nil
 }
 
@@ -391,6 +412,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	m.closed = true
 	m.mu.Unlock()
+	m.closeCancel()
 	if _, err := m.hooksCur.Swap(nil); err != nil {
 		return fmt.Errorf("modules: close: %w", err)
 	}
