@@ -136,3 +136,29 @@ func TestPeerSettings(t *testing.T) {
 		t.Fatalf("EHLO %q: the most specific Peer should apply", lines)
 	}
 }
+
+// TestListenerOptionFallsBackToGlobal: a listener option set only at the top
+// level of the file applies (Peer -> Listen -> ESMTP_Listener -> Global), and
+// the listener's own setting still beats it.
+func TestListenerOptionFallsBackToGlobal(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf string
+		want       string
+	}{
+		{"global only", "Max_Message_Size = 10\n" + baseConf, "552 5.3.4"},
+		{"listener beats global", "Max_Message_Size = 10\n" + conf("Max_Message_Size = 1000"), "250 2.0.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, tc.conf, nil)
+			c := s.dial()
+			c.expect("220 ")
+			c.send("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.com>\r\nDATA\r\n")
+			for _, w := range []string{"250 ", "250 ", "250 ", "354 "} {
+				c.expect(w)
+			}
+			c.send(strings.Repeat("x", 100) + "\r\n.\r\n")
+			c.expect(tc.want)
+			c.cmd("QUIT", "221 ")
+		})
+	}
+}

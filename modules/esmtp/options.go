@@ -15,10 +15,10 @@ const ModuleName = "ESMTP_Listener"
 
 // listenerFallback is where a per-connection option may be set, most specific
 // first: Peer (inside a Listen, then directly in the listener), Listen, the
-// listener. Module options cannot be set at the top level (the configuration
-// keeps module namespaces apart), so the built-in default follows the
-// listener.
-const listenerFallback = "ESMTP_Listener:Listen:Peer>ESMTP_Listener:Peer>ESMTP_Listener:Listen>ESMTP_Listener"
+// listener, then the global scope (Momentum's documented order), and the
+// built-in default last. A core option of the same name valid in Global would
+// be refused by the configuration registry with both definitions named.
+const listenerFallback = "ESMTP_Listener:Listen:Peer>ESMTP_Listener:Peer>ESMTP_Listener:Listen>ESMTP_Listener>Global"
 
 // listenFallback is for options of a listening socket, not of a connection.
 const listenFallback = "ESMTP_Listener:Listen>ESMTP_Listener"
