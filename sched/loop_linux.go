@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ecelerity-go/ecelerity/internal/backoff"
 )
 
 // Options tune a Loop. The zero value is usable.
@@ -67,7 +69,7 @@ type Loop struct {
 	draining bool // Shutdown in progress: exit once live reaches zero
 	ctls     int  // epoll_ctl calls for fd events, so tests can prove none is wasted
 	// backoff spaces out polls for expected hand-overs that do not pay; see wait.
-	backoff spinBackoff
+	backoff backoff.Spin // the back-off of polls that do not pay (see wait)
 
 	// Hand-over state shared with other goroutines.
 	q dispatchQueue

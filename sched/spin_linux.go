@@ -41,7 +41,7 @@ func (l *Loop) wait() (int, error) {
 	if timed && d <= 0 || l.q.nonEmpty.Load() {
 		return unix.EpollWait(l.epfd, l.evbuf, 0)
 	}
-	if budget := l.opts.Spin; budget > 0 && l.expected.Load() > 0 && l.backoff.try() {
+	if budget := l.opts.Spin; budget > 0 && l.expected.Load() > 0 && l.backoff.Try() {
 		limit := budget
 		if timed && d < limit {
 			limit = d
@@ -49,12 +49,12 @@ func (l *Loop) wait() (int, error) {
 		n, err, spent, caught := l.spin(limit)
 		switch {
 		case caught:
-			l.backoff.hit()
+			l.backoff.Hit()
 			return n, err
 		case spent >= budget:
 			// Ran out of budget, not cut short by a timer or by nothing being
 			// expected any more: the work is slower than a spin.
-			l.backoff.miss()
+			l.backoff.Miss()
 		}
 		d -= spent
 		if timed && d <= 0 {
@@ -95,41 +95,6 @@ func (l *Loop) spin(limit time.Duration) (n int, err error, spent time.Duration,
 			return 0, nil, spent, false
 		}
 	}
-}
-
-// spinBackoff spaces out spins that do not pay: after k spins in a row that ran
-// out of budget, the next 2^k-1 chances to spin (up to 63) are passed over, and
-// one spin that catches its hand-over brings spinning back at once. Work slower
-// than the budget then costs a wasted spin now and then instead of one per
-// wait. A timing rule ("spin again when a hand-over came soon after the loop
-// went to sleep") does not work: that time includes the very thread wake-up
-// that spinning avoids, tens of microseconds on a virtual machine. Loop
-// goroutine only.
-type spinBackoff struct {
-	misses uint8  // spins in a row that ran out of budget, capped at spinBackoffMax
-	skip   uint32 // chances to spin still to pass over
-}
-
-const spinBackoffMax = 6
-
-// try reports whether to spin at this chance.
-func (b *spinBackoff) try() bool {
-	if b.skip > 0 {
-		b.skip--
-		return false
-	}
-	return true
-}
-
-// hit records a spin that caught its hand-over.
-func (b *spinBackoff) hit() { b.misses, b.skip = 0, 0 }
-
-// miss records a spin that ran out of budget.
-func (b *spinBackoff) miss() {
-	if b.misses < spinBackoffMax {
-		b.misses++
-	}
-	b.skip = 1<<b.misses - 1
 }
 
 // untilTimer returns the time from the iteration's start to the next timer, and

@@ -41,7 +41,7 @@ func domainsConfig(e *env, n int) string {
 // startUntilReady starts the daemon with args and returns once its ready line is on
 // stderr, with the process and the elapsed time.
 func startUntilReady(b *testing.B, e *env, args ...string) (*exec.Cmd, time.Duration) {
-	cmd := exec.Command(daemonBin, append([]string{"-d"}, args...)...)
+	cmd := exec.Command(bins.Daemon, append([]string{"-d"}, args...)...)
 	cmd.Env = e.environ()
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -107,7 +107,7 @@ func BenchmarkStartup10kDomains(b *testing.B) {
 // that exits at once (ec_console -h), the floor any daemon start pays.
 func BenchmarkSpawnBaseline(b *testing.B) {
 	for b.Loop() {
-		if err := exec.Command(consoleBin, "-h").Run(); err != nil {
+		if err := exec.Command(bins.Console, "-h").Run(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -140,7 +140,7 @@ func BenchmarkConsoleVersionProcess(b *testing.B) {
 	cmd, _ := startUntilReady(b, e, "-c", e.conf)
 	defer stop(b, cmd)
 	for b.Loop() {
-		c := exec.Command(consoleBin, e.socket, "version")
+		c := exec.Command(bins.Console, e.socket, "version")
 		if err := c.Run(); err != nil {
 			b.Fatal(err)
 		}
@@ -212,7 +212,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 			var kb float64
 			for b.Loop() {
 				cmd, _ := startUntilReady(b, e, "-c", e.conf)
-				if err := exec.Command(consoleBin, e.socket, "version").Run(); err != nil {
+				if err := exec.Command(bins.Console, e.socket, "version").Run(); err != nil {
 					b.Fatal(err)
 				}
 				kb = rssKB(b, cmd.Process.Pid)

@@ -1,19 +1,17 @@
 package test
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ecelerity-go/ecelerity/test/internal/daemontest"
 )
 
 // env is one test's temporary world: a directory for the socket, pidfile, logs and
@@ -69,22 +67,16 @@ func (e *env) environ() []string {
 
 // daemon is a running ecelerity process started with -d, its stderr collected.
 type daemon struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	mu     sync.Mutex // guards lines
-	lines  []string
-	grew   chan struct{} // closed and replaced when a line arrives, or at EOF
-	eof    bool
-	exited chan struct{}
-	err    error // Wait's result, set before exited closes
+	*daemontest.Process
+	t *testing.T
 }
 
 // start runs the daemon with args and waits for its ready line (or its exit).
 func (e *env) start(args ...string) *daemon {
 	e.t.Helper()
 	d := e.spawn(args...)
-	if _, ok := d.waitLine("ready"); !ok {
-		e.t.Fatalf("daemon did not become ready; stderr:\n%s", d.stderr())
+	if _, ok := d.WaitLine(0, "ready"); !ok {
+		e.t.Fatalf("daemon did not become ready; stderr:\n%s", d.Stderr())
 	}
 	return d
 }
@@ -92,89 +84,14 @@ func (e *env) start(args ...string) *daemon {
 // spawn runs the daemon with args without waiting.
 func (e *env) spawn(args ...string) *daemon {
 	e.t.Helper()
-	cmd := exec.Command(daemonBin, append([]string{"-d"}, args...)...)
+	cmd := exec.Command(bins.Daemon, append([]string{"-d"}, args...)...)
 	cmd.Env = e.environ()
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	d := &daemon{t: e.t, cmd: cmd, grew: make(chan struct{}), exited: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go d.read(pipe)
-	e.t.Cleanup(func() {
-		select {
-		case <-d.exited:
-		default:
-			cmd.Process.Kill()
-			<-d.exited
-		}
-	})
-	return d
-}
-
-func (d *daemon) read(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		d.mu.Lock()
-		d.lines = append(d.lines, sc.Text())
-		close(d.grew)
-		d.grew = make(chan struct{})
-		d.mu.Unlock()
-	}
-	err := d.cmd.Wait()
-	d.mu.Lock()
-	d.err, d.eof = err, true
-	close(d.grew)
-	d.mu.Unlock()
-	close(d.exited)
-}
-
-// waitLine waits for a stderr line containing s, from the start of the output.
-func (d *daemon) waitLine(s string) (string, bool) {
-	return d.waitLineFrom(0, s)
-}
-
-// waitLineFrom waits for a line containing s at index from or later.
-func (d *daemon) waitLineFrom(from int, s string) (string, bool) {
-	deadline := time.After(20 * time.Second)
-	for {
-		d.mu.Lock()
-		for _, l := range d.lines[min(from, len(d.lines)):] {
-			if strings.Contains(l, s) {
-				d.mu.Unlock()
-				return l, true
-			}
-		}
-		ch, eof := d.grew, d.eof
-		d.mu.Unlock()
-		if eof {
-			return "", false
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return "", false
-		}
-	}
-}
-
-func (d *daemon) nlines() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.lines)
-}
-
-func (d *daemon) stderr() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return strings.Join(d.lines, "\n")
+	return &daemon{Process: daemontest.Start(e.t, cmd), t: e.t}
 }
 
 func (d *daemon) signal(sig unix.Signal) {
 	d.t.Helper()
-	if err := d.cmd.Process.Signal(sig); err != nil {
+	if err := d.Cmd.Process.Signal(sig); err != nil {
 		d.t.Fatal(err)
 	}
 }
@@ -183,16 +100,15 @@ func (d *daemon) signal(sig unix.Signal) {
 func (d *daemon) wait() int {
 	d.t.Helper()
 	select {
-	case <-d.exited:
+	case <-d.Done():
 	case <-time.After(30 * time.Second):
-		d.t.Fatalf("daemon did not exit; stderr:\n%s", d.stderr())
+		d.t.Fatalf("daemon did not exit; stderr:\n%s", d.Stderr())
 	}
 	var ee *exec.ExitError
-	if errors.As(d.err, &ee) {
+	if err := d.Err(); errors.As(err, &ee) {
 		return ee.ExitCode()
-	}
-	if d.err != nil {
-		d.t.Fatal(d.err)
+	} else if err != nil {
+		d.t.Fatal(err)
 	}
 	return 0
 }
@@ -201,20 +117,7 @@ func (d *daemon) wait() int {
 // stdout, stderr and exit code.
 func (e *env) console(stdin string, args ...string) (string, string, int) {
 	e.t.Helper()
-	cmd := exec.Command(consoleBin, args...)
-	cmd.Env = e.environ()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return daemontest.Console(e.t, bins.Console, e.environ(), stdin, args...)
 }
 
 // ok runs one console command on the env's socket and fails on an error.

@@ -37,7 +37,7 @@ func TestConsoleBatch(t *testing.T) {
 	}
 	// Commands on stdin, one per line; a failing one makes the exit status 1.
 	out, errs, code := e.console("version\nthreads nosuch queue\npid\n", e.socket)
-	if code != 1 || !strings.Contains(errs, "no such pool") || !strings.Contains(out, fmt.Sprint(d.cmd.Process.Pid)) {
+	if code != 1 || !strings.Contains(errs, "no such pool") || !strings.Contains(out, fmt.Sprint(d.Cmd.Process.Pid)) {
 		t.Errorf("stdin batch: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 	// The sample module is compiled in: using its option loads it, and its commands route.
@@ -54,10 +54,10 @@ func TestReloadGoodAndBroken(t *testing.T) {
 		reload func(e *env, d *daemon) // triggers a reload and waits for its outcome line
 	}{
 		{"SIGHUP", func(e *env, d *daemon) {
-			from := d.nlines()
+			from := d.NLines()
 			d.signal(unix.SIGHUP)
-			if _, ok := d.waitLineFrom(from, "Reconfigure"); !ok {
-				t.Fatalf("no reload outcome line after SIGHUP:\n%s", d.stderr())
+			if _, ok := d.WaitLine(from, "Reconfigure"); !ok {
+				t.Fatalf("no reload outcome line after SIGHUP:\n%s", d.Stderr())
 			}
 		}},
 		{"console", func(e *env, d *daemon) {
@@ -76,11 +76,11 @@ func TestReloadGoodAndBroken(t *testing.T) {
 				t.Errorf("after a good reload: %q", out)
 			}
 			e.write(e.config("ThreadPool \"IO\" { Concurrency = 3 }\nNot_An_Option = 1"))
-			from := d.nlines()
+			from := d.NLines()
 			tc.reload(e, d)
-			line, ok := d.waitLineFrom(from, "Reconfigure failed")
+			line, ok := d.WaitLine(from, "Reconfigure failed")
 			if !ok || !strings.Contains(line, e.conf+":9:1") {
-				t.Errorf("failed reload log line %q, want it to carry %s:9:1\n%s", line, e.conf, d.stderr())
+				t.Errorf("failed reload log line %q, want it to carry %s:9:1\n%s", line, e.conf, d.Stderr())
 			}
 			if out := e.ok("config eval ThreadPool IO Concurrency"); !strings.Contains(out, "= 11") {
 				t.Errorf("after a broken reload the old value is gone: %q", out)
@@ -144,14 +144,14 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	}
 	d.signal(unix.SIGTERM)
 	if code := d.wait(); code != 0 {
-		t.Errorf("exit status %d after SIGTERM under load; stderr:\n%s", code, d.stderr())
+		t.Errorf("exit status %d after SIGTERM under load; stderr:\n%s", code, d.Stderr())
 	}
 	wg.Wait()
 	if exists(e.pid) || exists(e.socket) {
 		t.Errorf("pidfile (%v) or socket (%v) left after shutdown", exists(e.pid), exists(e.socket))
 	}
-	if _, ok := d.waitLine("shutdown complete"); !ok {
-		t.Errorf("no shutdown line:\n%s", d.stderr())
+	if _, ok := d.WaitLine(0, "shutdown complete"); !ok {
+		t.Errorf("no shutdown line:\n%s", d.Stderr())
 	}
 }
 
@@ -200,8 +200,8 @@ func TestSecondDaemonRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		d := e.spawn("-c", e.conf, "-p", c.pidfile)
-		if code := d.wait(); code != 3 || !strings.Contains(d.stderr(), c.want) {
-			t.Errorf("%s: second daemon exit %d, stderr:\n%s\nwant it to say %q", c.name, code, d.stderr(), c.want)
+		if code := d.wait(); code != 3 || !strings.Contains(d.Stderr(), c.want) {
+			t.Errorf("%s: second daemon exit %d, stderr:\n%s\nwant it to say %q", c.name, code, d.Stderr(), c.want)
 		}
 	}
 	if out := e.ok("version"); out == "" {
@@ -219,18 +219,18 @@ func TestStaleSocketAndPidfileReplaced(t *testing.T) {
 		t.Fatalf("kill -9 should leave the pidfile and socket behind")
 	}
 	d2 := e.start("-c", e.conf, "-p", e.pid)
-	if _, ok := d2.waitLine("stale pidfile"); !ok {
-		t.Errorf("no stale-pidfile note:\n%s", d2.stderr())
+	if _, ok := d2.WaitLine(0, "stale pidfile"); !ok {
+		t.Errorf("no stale-pidfile note:\n%s", d2.Stderr())
 	}
-	if out := e.ok("pid"); strings.TrimSpace(out) != fmt.Sprint(d2.cmd.Process.Pid) {
-		t.Errorf("pid = %q, want the new daemon's %d", out, d2.cmd.Process.Pid)
+	if out := e.ok("pid"); strings.TrimSpace(out) != fmt.Sprint(d2.Cmd.Process.Pid) {
+		t.Errorf("pid = %q, want the new daemon's %d", out, d2.Cmd.Process.Pid)
 	}
 }
 
 func TestDefaultConfigRunsOnAFreshMachine(t *testing.T) {
 	e := newEnv(t)
 	d := e.start() // no -c: the embedded default, control on the default socket
-	line, _ := d.waitLine("ready")
+	line, _ := d.WaitLine(0, "ready")
 	want := filepath.Join(e.xdg, "ecelerity", "control.sock")
 	if !strings.Contains(line, "listening on control "+want) {
 		t.Errorf("ready line %q does not say it listens on %s", line, want)

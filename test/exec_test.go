@@ -6,7 +6,7 @@ import (
 )
 
 func execCommand(e *env, args ...string) *exec.Cmd {
-	cmd := exec.Command(daemonBin, args...)
+	cmd := exec.Command(bins.Daemon, args...)
 	cmd.Env = e.environ()
 	return cmd
 }

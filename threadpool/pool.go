@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecelerity-go/ecelerity/internal/backoff"
 	"github.com/ecelerity-go/ecelerity/sched"
 )
 
@@ -46,7 +47,7 @@ type pool struct {
 	drained     chan struct{} // closed when a stopping pool has nothing left
 	left        chan struct{} // closed when a retired pool has drained and left the table
 	spinning    int           // workers polling for a job instead of waiting on work (see spin)
-	backoff     spinBackoff   // spins skipped after spins that caught nothing
+	backoff     backoff.Spin  // spins skipped after spins that caught nothing
 	work        *sync.Cond    // workers wait here for a job
 	room        *sync.Cond    // submitters wait here for backlog room
 	st          poolCounters
@@ -231,7 +232,7 @@ func (p *pool) worker() {
 			if p.stopping || p.retired {
 				break
 			}
-			if ran && p.m.spin > 0 && p.backoff.try() && p.m.spinEnter() {
+			if ran && p.m.spin > 0 && p.backoff.Try() && p.m.spinEnter() {
 				// Just finished a job: poll for the next one for a moment before
 				// waiting on work, where a job would need this goroutine's thread
 				// woken (see spin).
@@ -244,9 +245,9 @@ func (p *pool) worker() {
 				p.mu.Lock()
 				p.spinning--
 				if caught || p.queued > 0 {
-					p.backoff.hit()
+					p.backoff.Hit()
 				} else {
-					p.backoff.miss()
+					p.backoff.Miss()
 				}
 				continue
 			}
@@ -354,38 +355,4 @@ func (p *pool) spin(kicks uint32) bool {
 			runtime.Gosched()
 		}
 	}
-}
-
-// spinBackoff spaces out spins that do not pay: after k spins in a row that caught nothing,
-// the next 2^k-1 chances to spin (up to 63) are passed over, and one spin that catches
-// something brings spinning back at once. Jobs slower than the budget then cost a wasted spin
-// now and then instead of one per job. A timing rule ("spin again when work came back soon
-// after waiting") was tried and does not work: the time to come back includes the very
-// thread wake-up that spinning avoids, tens of microseconds on a virtual machine, so it never
-// looked soon enough. The owner guards it.
-type spinBackoff struct {
-	misses uint8  // spins in a row that caught nothing, capped at spinBackoffMax
-	skip   uint32 // chances to spin still to pass over
-}
-
-const spinBackoffMax = 6
-
-// try reports whether to spin at this chance.
-func (b *spinBackoff) try() bool {
-	if b.skip > 0 {
-		b.skip--
-		return false
-	}
-	return true
-}
-
-// hit records a spin that caught work.
-func (b *spinBackoff) hit() { b.misses, b.skip = 0, 0 }
-
-// miss records a spin that ran out of budget.
-func (b *spinBackoff) miss() {
-	if b.misses < spinBackoffMax {
-		b.misses++
-	}
-	b.skip = 1<<b.misses - 1
 }

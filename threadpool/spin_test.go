@@ -238,34 +238,3 @@ func TestAnnouncedCompletions(t *testing.T) {
 		})
 	}
 }
-
-func TestSpinBackoff(t *testing.T) {
-	cases := []struct {
-		name    string
-		events  []bool // true: hit, false: miss
-		skipped []int  // chances passed over after each event
-	}{
-		{"misses double the gap", []bool{false, false, false}, []int{1, 3, 7}},
-		{"the gap is capped", []bool{false, false, false, false, false, false, false, false}, []int{1, 3, 7, 15, 31, 63, 63, 63}},
-		{"a hit resets", []bool{false, false, true, false}, []int{1, 3, 0, 1}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var b spinBackoff
-			for i, hit := range c.events {
-				if hit {
-					b.hit()
-				} else {
-					b.miss()
-				}
-				n := 0
-				for !b.try() {
-					n++
-				}
-				if n != c.skipped[i] {
-					t.Errorf("event %d: %d chances passed over, want %d", i, n, c.skipped[i])
-				}
-			}
-		})
-	}
-}

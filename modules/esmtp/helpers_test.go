@@ -2,7 +2,6 @@ package esmtp
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ecelerity-go/ecelerity/config"
 	"github.com/ecelerity-go/ecelerity/hooks"
+	"github.com/ecelerity-go/ecelerity/internal/testenv"
 	"github.com/ecelerity-go/ecelerity/modules"
 	"github.com/ecelerity-go/ecelerity/sched"
 	"github.com/ecelerity-go/ecelerity/threadpool"
@@ -29,24 +28,6 @@ type managerRef struct {
 }
 
 func (r *managerRef) Current() *modules.Generation { return r.m.Load().Current() }
-
-// syncBuffer is a bytes.Buffer safe for the log writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testPolicy is a module whose ExtInit registers the providers a test puts in
 // it; Go providers of the listener's hooks.
@@ -70,8 +51,8 @@ type server struct {
 	loop    *sched.Loop
 	pools   *threadpool.Manager
 	mgr     *modules.Manager
-	mainlog *syncBuffer
-	reject  *syncBuffer
+	mainlog *testenv.SyncBuffer
+	reject  *testenv.SyncBuffer
 	logs    *LineLogs
 }
 
@@ -87,16 +68,13 @@ func startServer(t *testing.T, conf string, policy func(reg *hooks.Registry) err
 // loop and pools exist.
 func startServerWith(t *testing.T, conf string, policy func(reg *hooks.Registry) error, more func(s *server) []modules.Info) *server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), mainlog: &syncBuffer{}, reject: &syncBuffer{}}
-	loop, err := sched.New(sched.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.loop = loop
-	loopDone := make(chan error, 1)
-	go func() { loopDone <- loop.Run() }()
-	s.pools = threadpool.NewManager(threadpool.Options{Loop: loop})
+	s := &server{t: t, dir: t.TempDir(), mainlog: &testenv.SyncBuffer{}, reject: &testenv.SyncBuffer{}}
+	// The logs close last, after the loop has stopped (cleanups run in reverse).
 	s.logs = NewLineLogs(s.mainlog, s.reject)
+	t.Cleanup(func() { s.logs.Close() })
+	loop := testenv.StartLoop(t, sched.Options{})
+	s.loop = loop
+	s.pools = threadpool.NewManager(threadpool.Options{Loop: loop})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ref := &managerRef{}
 	b := modules.NewBuiltins()
@@ -123,11 +101,6 @@ func startServerWith(t *testing.T, conf string, policy func(reg *hooks.Registry)
 		if _, err := s.pools.Shutdown(ctx); err != nil {
 			t.Errorf("pools shutdown: %v", err)
 		}
-		loop.Stop()
-		if err := <-loopDone; err != nil {
-			t.Errorf("loop: %v", err)
-		}
-		s.logs.Close()
 	})
 	s.reload(conf)
 	return s

@@ -1,7 +1,6 @@
 package scriptlet
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/ecelerity-go/ecelerity/config"
 	"github.com/ecelerity-go/ecelerity/hooks"
+	"github.com/ecelerity-go/ecelerity/internal/testenv"
 	"github.com/ecelerity-go/ecelerity/modules"
 	"github.com/ecelerity-go/ecelerity/sched"
 	"github.com/ecelerity-go/ecelerity/threadpool"
@@ -163,24 +163,6 @@ func (p *probe) next(t testing.TB) string {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is a config store, a module manager with the scriptlet runtime and the Lua
 // module loader, optionally a running loop, and a directory for scripts and configs.
 type harness struct {
@@ -193,7 +175,7 @@ type harness struct {
 	loop  *sched.Loop
 	pools *threadpool.Manager
 	probe *probe
-	log   *syncBuffer
+	log   *testenv.SyncBuffer
 	n     int
 }
 
@@ -206,7 +188,7 @@ type harnessOpts struct {
 
 func newHarness(t testing.TB, ho harnessOpts) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), log: &syncBuffer{}}
+	h := &harness{t: t, dir: t.TempDir(), log: &testenv.SyncBuffer{}}
 	h.luaD = filepath.Join(h.dir, "lua")
 	if err := os.MkdirAll(filepath.Join(h.dir, "libexec", "scriptlets", "msys"), 0o755); err != nil {
 		t.Fatal(err)
@@ -216,17 +198,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	}
 	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if ho.loop {
-		l, err := sched.New(sched.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.loop = l
-		done := make(chan error, 1)
-		go func() { done <- l.Run() }()
-		t.Cleanup(func() {
-			l.Stop()
-			<-done
-		})
+		h.loop = testenv.StartLoop(t, sched.Options{})
 	}
 	h.pools = threadpool.NewManager(threadpool.Options{Loop: h.loop, Logger: logger})
 	h.probe = newProbe(h.loop)

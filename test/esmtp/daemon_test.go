@@ -198,11 +198,11 @@ func TestReloadDuringSession(t *testing.T) {
 	s.send("MAIL FROM:<a@client.example>\r\nRCPT TO:<u@example.com>\r\n", "250 ", "250 ")
 	s.send("RCPT TO:<u@new.example>\r\n", "550 5.7.1 relaying denied")
 
-	from := d.nlines()
+	from := d.NLines()
 	writeConf(t, dir, confWith("")+"Domain \"new.example\" { }\n")
 	d.signal(syscall.SIGHUP)
-	if _, ok := d.waitLine(from, "Reconfigured: generation"); !ok {
-		t.Fatalf("no reload after SIGHUP; stderr:\n%s", d.stderr())
+	if _, ok := d.WaitLine(from, "Reconfigured: generation"); !ok {
+		t.Fatalf("no reload after SIGHUP; stderr:\n%s", d.Stderr())
 	}
 	gens := d.ok("generations")
 	if !regexp.MustCompile(`(?m)^\d+\s+\S+\s+\d+\s+\d+\s+1\s+ESMTP_Listener`).MatchString(gens) {

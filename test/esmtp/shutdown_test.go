@@ -25,15 +25,15 @@ import (
 func checkCleanExit(t *testing.T, d *daemon, pidfile string) {
 	t.Helper()
 	if code := d.exitCode(); code != 0 {
-		t.Errorf("the daemon exited %d after SIGTERM, want 0; stderr:\n%s", code, d.stderr())
+		t.Errorf("the daemon exited %d after SIGTERM, want 0; stderr:\n%s", code, d.Stderr())
 	}
 	for _, bad := range []string{"cut off at the shutdown deadline", "deadline exceeded", "shutdown abandoned"} {
-		if strings.Contains(d.stderr(), bad) {
-			t.Errorf("the shutdown waited for its deadline (%q); stderr:\n%s", bad, d.stderr())
+		if strings.Contains(d.Stderr(), bad) {
+			t.Errorf("the shutdown waited for its deadline (%q); stderr:\n%s", bad, d.Stderr())
 		}
 	}
-	if _, ok := d.waitLine(0, "shutdown complete"); !ok {
-		t.Errorf("no \"shutdown complete\"; stderr:\n%s", d.stderr())
+	if _, ok := d.WaitLine(0, "shutdown complete"); !ok {
+		t.Errorf("no \"shutdown complete\"; stderr:\n%s", d.Stderr())
 	}
 	for _, p := range []string{pidfile, filepath.Join(d.dir, "ctl.sock")} {
 		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
@@ -128,7 +128,7 @@ func TestCheckBadListen(t *testing.T) {
 		t.Run(tc.listen, func(t *testing.T) {
 			dir := t.TempDir()
 			path := writeConf(t, dir, strings.Replace(confWith(""), "127.0.0.1:0", tc.listen, 1))
-			cmd := exec.Command(daemonBin, "--check", "-c", path)
+			cmd := exec.Command(bins.Daemon, "--check", "-c", path)
 			cmd.Env = environ(dir)
 			out, err := cmd.CombinedOutput()
 			if tc.ok {
