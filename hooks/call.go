@@ -28,7 +28,11 @@ import (
 // atomic add rather than two. The slot is padded to whole cache lines so that
 // calls of different hooks on different cores do not contend.
 type slot struct {
-	table        any // *table[F] of the hook's F; nil: no provider
+	// table is the hook's *table[F], nil when it has no provider. It is an
+	// unsafe.Pointer rather than an any so that a call converts it without a
+	// type check: Seal stores the table its decl built for F, and only the
+	// calls of that decl, whose F is the same, read it.
+	table        unsafe.Pointer
 	provs        []*provider
 	entered      atomic.Uint64
 	exited       atomic.Uint64
@@ -36,7 +40,7 @@ type slot struct {
 	calls        atomic.Uint64 // calls of the In forms
 	sampled      atomic.Uint64
 	sampledNanos atomic.Int64
-	_            [128 - 88]byte
+	_            [128 - 80]byte
 }
 
 // The padding above assumes this size; the build fails if it drifts.
@@ -56,13 +60,13 @@ type table[F any] struct {
 }
 
 // newTableFunc returns the decl's table builder for provider type F.
-func newTableFunc[F any]() func([]*provider) any {
-	return func(order []*provider) any {
+func newTableFunc[F any]() func([]*provider) unsafe.Pointer {
+	return func(order []*provider) unsafe.Pointer {
 		t := &table[F]{fns: make([]F, len(order)), provs: order}
 		for i, p := range order {
 			t.fns[i] = p.fn.(F)
 		}
-		return t
+		return unsafe.Pointer(t)
 	}
 }
 

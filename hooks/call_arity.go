@@ -7,86 +7,118 @@ package hooks
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func Call0[F ~func() R, R comparable](h *Valued[F, R], c *Current) R {
-	reg, s, seq := c.enter(h.d.id)
+func Call0[F ~func() R, R comparable](h *Valued[F, R], c *Current) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := call0(h, reg, s, seq)
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = call0Timed(h, pinned, sl, t, &at)
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := f(); h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := f(); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // Call0In is Call0 on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func Call0In[F ~func() R, R comparable](h *Valued[F, R], reg *Registry) R {
-	s, seq := reg.count(h.d.id)
+func Call0In[F ~func() R, R comparable](h *Valued[F, R], reg *Registry) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return call0(h, reg, s, seq)
-}
-
-func call0[F ~func() R, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in Call0
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := call0Timed(h, reg, s, t, &at)
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = call0Timed(h, reg, s, t, &at)
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := f(); h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := f(); v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := f(); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// call0Timed is call0 for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// call0Timed is the provider loop of Call0 for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func call0Timed[F ~func() R, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := f()
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -106,9 +138,9 @@ func call0Timed[F ~func() R, R comparable](h *Valued[F, R], reg *Registry, s *sl
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoid0[F ~func()](h *Void[F], c *Current) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -121,7 +153,7 @@ func CallVoid0[F ~func()](h *Void[F], c *Current) {
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoid0In[F ~func()](h *Void[F], reg *Registry) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -129,7 +161,7 @@ func CallVoid0In[F ~func()](h *Void[F], reg *Registry) {
 }
 
 func callVoid0[F ~func()](h *Void[F], reg *Registry, s *slot, seq uint64) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {
@@ -193,86 +225,118 @@ func runVoid0Timed[F ~func()](h *Void[F], reg *Registry, t *table[F], from int) 
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func Call1[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], c *Current, a0 A0) R {
-	reg, s, seq := c.enter(h.d.id)
+func Call1[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], c *Current, a0 A0) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := call1(h, reg, s, seq, a0)
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = call1Timed(h, pinned, sl, t, &at, a0)
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0); h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // Call1In is Call1 on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func Call1In[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0) R {
-	s, seq := reg.count(h.d.id)
+func Call1In[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return call1(h, reg, s, seq, a0)
-}
-
-func call1[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, a0 A0) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in Call1
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := call1Timed(h, reg, s, t, &at, a0)
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = call1Timed(h, reg, s, t, &at, a0)
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := f(a0); h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := f(a0); v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// call1Timed is call1 for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// call1Timed is the provider loop of Call1 for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func call1Timed[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := f(a0)
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -292,9 +356,9 @@ func call1Timed[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], reg *Regis
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoid1[F ~func(A0), A0 any](h *Void[F], c *Current, a0 A0) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -307,7 +371,7 @@ func CallVoid1[F ~func(A0), A0 any](h *Void[F], c *Current, a0 A0) {
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoid1In[F ~func(A0), A0 any](h *Void[F], reg *Registry, a0 A0) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -315,7 +379,7 @@ func CallVoid1In[F ~func(A0), A0 any](h *Void[F], reg *Registry, a0 A0) {
 }
 
 func callVoid1[F ~func(A0), A0 any](h *Void[F], reg *Registry, s *slot, seq uint64, a0 A0) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {
@@ -379,86 +443,118 @@ func runVoid1Timed[F ~func(A0), A0 any](h *Void[F], reg *Registry, t *table[F], 
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func Call2[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1) R {
-	reg, s, seq := c.enter(h.d.id)
+func Call2[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := call2(h, reg, s, seq, a0, a1)
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = call2Timed(h, pinned, sl, t, &at, a0, a1)
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1); h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // Call2In is Call2 on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func Call2In[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1) R {
-	s, seq := reg.count(h.d.id)
+func Call2In[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return call2(h, reg, s, seq, a0, a1)
-}
-
-func call2[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in Call2
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := call2Timed(h, reg, s, t, &at, a0, a1)
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = call2Timed(h, reg, s, t, &at, a0, a1)
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := f(a0, a1); h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := f(a0, a1); v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// call2Timed is call2 for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// call2Timed is the provider loop of Call2 for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func call2Timed[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := f(a0, a1)
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -478,9 +574,9 @@ func call2Timed[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], re
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoid2[F ~func(A0, A1), A0, A1 any](h *Void[F], c *Current, a0 A0, a1 A1) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -493,7 +589,7 @@ func CallVoid2[F ~func(A0, A1), A0, A1 any](h *Void[F], c *Current, a0 A0, a1 A1
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoid2In[F ~func(A0, A1), A0, A1 any](h *Void[F], reg *Registry, a0 A0, a1 A1) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -501,7 +597,7 @@ func CallVoid2In[F ~func(A0, A1), A0, A1 any](h *Void[F], reg *Registry, a0 A0, 
 }
 
 func callVoid2[F ~func(A0, A1), A0, A1 any](h *Void[F], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {
@@ -565,86 +661,118 @@ func runVoid2Timed[F ~func(A0, A1), A0, A1 any](h *Void[F], reg *Registry, t *ta
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func Call3[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2) R {
-	reg, s, seq := c.enter(h.d.id)
+func Call3[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := call3(h, reg, s, seq, a0, a1, a2)
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = call3Timed(h, pinned, sl, t, &at, a0, a1, a2)
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2); h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // Call3In is Call3 on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func Call3In[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1, a2 A2) R {
-	s, seq := reg.count(h.d.id)
+func Call3In[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1, a2 A2) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return call3(h, reg, s, seq, a0, a1, a2)
-}
-
-func call3[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in Call3
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := call3Timed(h, reg, s, t, &at, a0, a1, a2)
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = call3Timed(h, reg, s, t, &at, a0, a1, a2)
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := f(a0, a1, a2); h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := f(a0, a1, a2); v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// call3Timed is call3 for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// call3Timed is the provider loop of Call3 for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func call3Timed[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1, a2 A2) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := f(a0, a1, a2)
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -664,9 +792,9 @@ func call3Timed[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoid3[F ~func(A0, A1, A2), A0, A1, A2 any](h *Void[F], c *Current, a0 A0, a1 A1, a2 A2) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -679,7 +807,7 @@ func CallVoid3[F ~func(A0, A1, A2), A0, A1, A2 any](h *Void[F], c *Current, a0 A
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoid3In[F ~func(A0, A1, A2), A0, A1, A2 any](h *Void[F], reg *Registry, a0 A0, a1 A1, a2 A2) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -687,7 +815,7 @@ func CallVoid3In[F ~func(A0, A1, A2), A0, A1, A2 any](h *Void[F], reg *Registry,
 }
 
 func callVoid3[F ~func(A0, A1, A2), A0, A1, A2 any](h *Void[F], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {
@@ -751,86 +879,118 @@ func runVoid3Timed[F ~func(A0, A1, A2), A0, A1, A2 any](h *Void[F], reg *Registr
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func Call4[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3) R {
-	reg, s, seq := c.enter(h.d.id)
+func Call4[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := call4(h, reg, s, seq, a0, a1, a2, a3)
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = call4Timed(h, pinned, sl, t, &at, a0, a1, a2, a3)
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3); h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // Call4In is Call4 on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func Call4In[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3) R {
-	s, seq := reg.count(h.d.id)
+func Call4In[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return call4(h, reg, s, seq, a0, a1, a2, a3)
-}
-
-func call4[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in Call4
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := call4Timed(h, reg, s, t, &at, a0, a1, a2, a3)
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = call4Timed(h, reg, s, t, &at, a0, a1, a2, a3)
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := f(a0, a1, a2, a3); h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := f(a0, a1, a2, a3); v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// call4Timed is call4 for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// call4Timed is the provider loop of Call4 for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func call4Timed[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1, a2 A2, a3 A3) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := f(a0, a1, a2, a3)
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -850,9 +1010,9 @@ func call4Timed[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoid4[F ~func(A0, A1, A2, A3), A0, A1, A2, A3 any](h *Void[F], c *Current, a0 A0, a1 A1, a2 A2, a3 A3) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -865,7 +1025,7 @@ func CallVoid4[F ~func(A0, A1, A2, A3), A0, A1, A2, A3 any](h *Void[F], c *Curre
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoid4In[F ~func(A0, A1, A2, A3), A0, A1, A2, A3 any](h *Void[F], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -873,7 +1033,7 @@ func CallVoid4In[F ~func(A0, A1, A2, A3), A0, A1, A2, A3 any](h *Void[F], reg *R
 }
 
 func callVoid4[F ~func(A0, A1, A2, A3), A0, A1, A2, A3 any](h *Void[F], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {
@@ -937,86 +1097,118 @@ func runVoid4Timed[F ~func(A0, A1, A2, A3), A0, A1, A2, A3 any](h *Void[F], reg 
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func Call5[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) R {
-	reg, s, seq := c.enter(h.d.id)
+func Call5[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := call5(h, reg, s, seq, a0, a1, a2, a3, a4)
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = call5Timed(h, pinned, sl, t, &at, a0, a1, a2, a3, a4)
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3, a4); h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3, a4); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // Call5In is Call5 on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func Call5In[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) R {
-	s, seq := reg.count(h.d.id)
+func Call5In[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return call5(h, reg, s, seq, a0, a1, a2, a3, a4)
-}
-
-func call5[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in Call5
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := call5Timed(h, reg, s, t, &at, a0, a1, a2, a3, a4)
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = call5Timed(h, reg, s, t, &at, a0, a1, a2, a3, a4)
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := f(a0, a1, a2, a3, a4); h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := f(a0, a1, a2, a3, a4); v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3, a4); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// call5Timed is call5 for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// call5Timed is the provider loop of Call5 for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func call5Timed[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := f(a0, a1, a2, a3, a4)
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -1036,9 +1228,9 @@ func call5Timed[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R compara
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoid5[F ~func(A0, A1, A2, A3, A4), A0, A1, A2, A3, A4 any](h *Void[F], c *Current, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -1051,7 +1243,7 @@ func CallVoid5[F ~func(A0, A1, A2, A3, A4), A0, A1, A2, A3, A4 any](h *Void[F], 
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoid5In[F ~func(A0, A1, A2, A3, A4), A0, A1, A2, A3, A4 any](h *Void[F], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -1059,7 +1251,7 @@ func CallVoid5In[F ~func(A0, A1, A2, A3, A4), A0, A1, A2, A3, A4 any](h *Void[F]
 }
 
 func callVoid5[F ~func(A0, A1, A2, A3, A4), A0, A1, A2, A3, A4 any](h *Void[F], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {
@@ -1123,86 +1315,118 @@ func runVoid5Timed[F ~func(A0, A1, A2, A3, A4), A0, A1, A2, A3, A4 any](h *Void[
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func Call6[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) R {
-	reg, s, seq := c.enter(h.d.id)
+func Call6[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := call6(h, reg, s, seq, a0, a1, a2, a3, a4, a5)
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = call6Timed(h, pinned, sl, t, &at, a0, a1, a2, a3, a4, a5)
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3, a4, a5); h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3, a4, a5); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // Call6In is Call6 on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func Call6In[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) R {
-	s, seq := reg.count(h.d.id)
+func Call6In[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return call6(h, reg, s, seq, a0, a1, a2, a3, a4, a5)
-}
-
-func call6[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in Call6
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := call6Timed(h, reg, s, t, &at, a0, a1, a2, a3, a4, a5)
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = call6Timed(h, reg, s, t, &at, a0, a1, a2, a3, a4, a5)
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := f(a0, a1, a2, a3, a4, a5); h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := f(a0, a1, a2, a3, a4, a5); v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := f(a0, a1, a2, a3, a4, a5); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// call6Timed is call6 for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// call6Timed is the provider loop of Call6 for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func call6Timed[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := f(a0, a1, a2, a3, a4, a5)
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -1222,9 +1446,9 @@ func call6Timed[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoid6[F ~func(A0, A1, A2, A3, A4, A5), A0, A1, A2, A3, A4, A5 any](h *Void[F], c *Current, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -1237,7 +1461,7 @@ func CallVoid6[F ~func(A0, A1, A2, A3, A4, A5), A0, A1, A2, A3, A4, A5 any](h *V
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoid6In[F ~func(A0, A1, A2, A3, A4, A5), A0, A1, A2, A3, A4, A5 any](h *Void[F], reg *Registry, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -1245,7 +1469,7 @@ func CallVoid6In[F ~func(A0, A1, A2, A3, A4, A5), A0, A1, A2, A3, A4, A5 any](h 
 }
 
 func callVoid6[F ~func(A0, A1, A2, A3, A4, A5), A0, A1, A2, A3, A4, A5 any](h *Void[F], reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {
@@ -1309,86 +1533,118 @@ func runVoid6Timed[F ~func(A0, A1, A2, A3, A4, A5), A0, A1, A2, A3, A4, A5 any](
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func CallWith[F any, R comparable](h *Valued[F, R], c *Current, invoke func(F) R) R {
-	reg, s, seq := c.enter(h.d.id)
+func CallWith[F any, R comparable](h *Valued[F, R], c *Current, invoke func(F) R) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := callWith(h, reg, s, seq, invoke)
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = callWithTimed(h, pinned, sl, t, &at, invoke)
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := invoke(f); h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := invoke(f); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // CallWithIn is CallWith on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func CallWithIn[F any, R comparable](h *Valued[F, R], reg *Registry, invoke func(F) R) R {
-	s, seq := reg.count(h.d.id)
+func CallWithIn[F any, R comparable](h *Valued[F, R], reg *Registry, invoke func(F) R) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return callWith(h, reg, s, seq, invoke)
-}
-
-func callWith[F any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, invoke func(F) R) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in CallWith
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := callWithTimed(h, reg, s, t, &at, invoke)
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = callWithTimed(h, reg, s, t, &at, invoke)
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := invoke(f); h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := invoke(f); v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := invoke(f); v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// callWithTimed is callWith for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// callWithTimed is the provider loop of CallWith for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func callWithTimed[F any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, invoke func(F) R) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := invoke(f)
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -1408,9 +1664,9 @@ func callWithTimed[F any, R comparable](h *Valued[F, R], reg *Registry, s *slot,
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoidWith[F any](h *Void[F], c *Current, invoke func(F)) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -1423,7 +1679,7 @@ func CallVoidWith[F any](h *Void[F], c *Current, invoke func(F)) {
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoidWithIn[F any](h *Void[F], reg *Registry, invoke func(F)) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -1431,7 +1687,7 @@ func CallVoidWithIn[F any](h *Void[F], reg *Registry, invoke func(F)) {
 }
 
 func callVoidWith[F any](h *Void[F], reg *Registry, s *slot, seq uint64, invoke func(F)) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {

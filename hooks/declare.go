@@ -3,6 +3,7 @@ package hooks
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 )
 
 // Scope is the namespace of a hook: Core and Config for the framework's own
@@ -49,7 +50,7 @@ type decl struct {
 	policy    string // valued hooks only
 	failure   string // valued hooks only: the failure value, printed
 	// newTable turns providers in call order into the hook's *table[F].
-	newTable func(order []*provider) any
+	newTable func(order []*provider) unsafe.Pointer
 }
 
 // Hook is the part of a declared hook that does not depend on its result:
@@ -58,6 +59,8 @@ type decl struct {
 // DeclareVoid and lives for the life of the process.
 type Hook[F any] struct {
 	d *decl
+	// id is d.id, copied so that a call reads it with one load.
+	id int
 
 	mu sync.Mutex
 	// mu guards adapters.
@@ -100,6 +103,7 @@ func DeclareValued[F any, R comparable](scope Scope, name string, policy Policy[
 		failure:   fmt.Sprintf("%v", failure),
 		newTable:  newTableFunc[F](),
 	})
+	h.id = h.d.id
 	return h
 }
 
@@ -114,6 +118,7 @@ func DeclareVoid[F any](scope Scope, name string) *Void[F] {
 		signature: signatureOf[F](),
 		newTable:  newTableFunc[F](),
 	})
+	h.id = h.d.id
 	return h
 }
 

@@ -113,86 +113,118 @@ package hooks
 // that stopped the call by h's policy, the zero R when none did or when there
 // is no provider, or h's failure value when a provider panicked. The
 // providers run on the calling goroutine, which may be any.
-func Call{{.Name}}[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], c *Current{{.Params}}) R {
-	reg, s, seq := c.enter(h.d.id)
+func Call{{.Name}}[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], c *Current{{.Params}}) (r R) {
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	r := call{{.Name}}(h, reg, s, seq{{.Args}})
-	reg.exit(s)
-	return r
+	// The pin, the recover and the provider loop share this one frame: a
+	// frame between the caller and the providers would cost about as much
+	// as the rest of the call path. The deferred func counts the call out,
+	// also when a provider panics; it recovers only when the call did not
+	// finish, since recover costs more than the check. at is the index of
+	// the provider running, for the recover to name it. pinned and sl are
+	// copies that are never reassigned, so the closure captures them by
+	// value rather than by reference.
+	pinned, sl, t := reg, s, (*table[F])(s.table)
+	at, done := 0, false
+	defer func() {
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(pinned, t.provs[at], v)
+			}
+		}
+		pinned.exit(sl)
+	}()
+	var zero R
+	switch {
+	case seq&pinned.sampleMask == 0:
+		r = call{{.Name}}Timed(h, pinned, sl, t, &at{{.Args}})
+		done = true
+		return r
+	case h.policy.stop != nil:
+		for i, f := range t.fns {
+			at = i
+			if v := {{call . "f"}}; h.policy.stop(v) {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	default:
+		// FirstNonZero, the common policy, has its own loop that compares
+		// in line rather than calling a func.
+		for i, f := range t.fns {
+			at = i
+			if v := {{call . "f"}}; v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+	}
+	done = true
+	return zero
 }
 
 // Call{{.Name}}In is Call{{.Name}} on reg, which the caller keeps valid (it
 // holds a Pin, or built reg): the explicit-generation form. It counts the
 // call but does not pin.
-func Call{{.Name}}In[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], reg *Registry{{.Params}}) R {
-	s, seq := reg.count(h.d.id)
+func Call{{.Name}}In[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], reg *Registry{{.Params}}) (r R) {
+	s, seq := reg.count(h.id)
 	if s == nil {
-		var zero R
-		return zero
+		return r
 	}
-	return call{{.Name}}(h, reg, s, seq{{.Args}})
-}
-
-func call{{.Name}}[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64{{.Params}}) (r R) {
-	t := s.table.(*table[F])
-	// at is the index of the provider running, or -1 when none is: then the
-	// deferred func returns at once, because recover costs more than the
-	// check and can only find a panic while a provider runs.
-	at := -1
+	t := (*table[F])(s.table)
+	at, done := 0, false // as in Call{{.Name}}
 	defer func() {
-		if at < 0 {
-			return
-		}
-		if v := recover(); v != nil {
-			r = h.failed(reg, t.provs[at], v)
+		if !done {
+			if v := recover(); v != nil {
+				r = h.failed(reg, t.provs[at], v)
+			}
 		}
 	}()
 	var zero R
-	if seq&reg.sampleMask == 0 {
-		v := call{{.Name}}Timed(h, reg, s, t, &at{{.Args}})
-		at = -1
-		return v
-	}
-	if h.policy.stop != nil {
+	switch {
+	case seq&reg.sampleMask == 0:
+		r = call{{.Name}}Timed(h, reg, s, t, &at{{.Args}})
+		done = true
+		return r
+	case h.policy.stop != nil:
 		for i, f := range t.fns {
 			at = i
 			if v := {{call . "f"}}; h.policy.stop(v) {
-				at = -1
+				done = true
 				t.provs[i].stops.Add(1)
 				return v
 			}
 		}
-		at = -1
-		return zero
-	}
-	for i, f := range t.fns {
-		at = i
-		if v := {{call . "f"}}; v != zero {
-			at = -1
-			t.provs[i].stops.Add(1)
-			return v
+	default:
+		for i, f := range t.fns {
+			at = i
+			if v := {{call . "f"}}; v != zero {
+				done = true
+				t.provs[i].stops.Add(1)
+				return v
+			}
 		}
 	}
-	at = -1
+	done = true
 	return zero
 }
 
-// call{{.Name}}Timed is call{{.Name}} for a sampled call. It reads the clock
-// before the first provider and after each, so that n providers cost n+1
-// reads.
+// call{{.Name}}Timed is the provider loop of Call{{.Name}} for a sampled call. It reads the
+// clock before the first provider and after each, so that n providers cost
+// n+1 reads.
 func call{{.Name}}Timed[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int{{.Params}}) R {
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
 		*at = i
 		v := {{call . "f"}}
-		*at = -1
 		now := reg.clock()
 		t.provs[i].sample(now - last)
 		last = now
@@ -212,9 +244,9 @@ func call{{.Name}}Timed[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F
 // provider that panics is logged and counted and the call goes on with the
 // next. The providers run on the calling goroutine, which may be any.
 func CallVoid{{.Name}}[F {{.VoidCon}}{{.TypeVals}}](h *Void[F], c *Current{{.VoidPar}}) {
-	reg, s, seq := c.enter(h.d.id)
+	reg, s, seq := c.enter(h.id)
 	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.d.id)
+		reg, s, seq = c.reenter(reg, s, h.id)
 	}
 	if s == nil {
 		return
@@ -227,7 +259,7 @@ func CallVoid{{.Name}}[F {{.VoidCon}}{{.TypeVals}}](h *Void[F], c *Current{{.Voi
 // (it holds a Pin, or built reg): the explicit-generation form. It counts
 // the call but does not pin.
 func CallVoid{{.Name}}In[F {{.VoidCon}}{{.TypeVals}}](h *Void[F], reg *Registry{{.VoidPar}}) {
-	s, seq := reg.count(h.d.id)
+	s, seq := reg.count(h.id)
 	if s == nil {
 		return
 	}
@@ -235,7 +267,7 @@ func CallVoid{{.Name}}In[F {{.VoidCon}}{{.TypeVals}}](h *Void[F], reg *Registry{
 }
 
 func callVoid{{.Name}}[F {{.VoidCon}}{{.TypeVals}}](h *Void[F], reg *Registry, s *slot, seq uint64{{.VoidPar}}) {
-	t := s.table.(*table[F])
+	t := (*table[F])(s.table)
 	if seq&reg.sampleMask == 0 {
 		start := reg.clock()
 		for i := 0; i < len(t.fns); {
