@@ -9,9 +9,9 @@
 // peer, HELO, sender, recipients, one per line) and a fixed-size trailer
 // giving both lengths and a CRC-32 of everything before it. A file is written
 // under a temporary name (".tmp-<id>") and renamed into place only once it is
-// whole; recovery ([Open]) removes temporary files and moves any file whose
-// trailer does not check into "corrupt", so a restart never treats half a
-// message as whole.
+// whole (except on an Inline spool, see "Writing in place"); recovery
+// ([Open]) removes temporary files and moves any file whose trailer does not
+// check into "corrupt", so a restart never treats half a message as whole.
 //
 // # Durability and group commit
 //
@@ -40,6 +40,22 @@
 // accepted mail. That is for tmpfs spools and benchmarks only, so such a
 // spool is Inline: it writes on the loop (Message.CommitNow), where a tmpfs
 // write is a memory copy, instead of paying a pool round trip per message.
+//
+// # Writing in place
+//
+// An Inline spool writes a message whose body never left memory (no Flush:
+// a small one) under its final name, body, envelope and trailer in one
+// writev(2), and does not rename it: open, writev, close. The rename exists
+// to make a whole file appear at once; here the trailer already says whether
+// a file is whole, and no durability waits on the name. If the process dies
+// inside that writev, the file it leaves has no trailer that checks, so
+// recovery moves it to corrupt/ like any other damaged file and never treats
+// it as a message; no 250 was sent for it. A message that was flushed in
+// chunks (a large one) keeps the temporary name until it is whole, because
+// its file stays unfinished across many loop callbacks. Files are opened,
+// renamed and removed relative to the queue directory's descriptor; created
+// with O_EXCL and renamed with RENAME_NOREPLACE, so that an id used twice
+// fails instead of replacing a message.
 //
 // # Threads
 //

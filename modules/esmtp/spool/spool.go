@@ -65,8 +65,8 @@ type Report struct {
 type Spool struct {
 	opts     Options
 	queueDir string
-	dirfd    int // the queue directory, for fsync
-	pid      int
+	dirfd    int    // the queue directory, for fsync
+	pidPart  string // "-<pid, 5 digits>-", the middle of every id
 	seq      atomic.Uint32
 
 	// mu guards index, pending and closed. The loop appends to pending; the
@@ -106,7 +106,7 @@ func Open(opts Options) (*Spool, Report, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Spool{opts: opts, queueDir: filepath.Join(opts.Dir, "queue"), pid: os.Getpid(), index: map[string]Entry{}}
+	s := &Spool{opts: opts, queueDir: filepath.Join(opts.Dir, "queue"), pidPart: fmt.Sprintf("-%05d-", os.Getpid()), index: map[string]Entry{}}
 	for _, d := range []string{s.queueDir, filepath.Join(opts.Dir, "corrupt")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, rep, fmt.Errorf("spool: open: %w", err)
@@ -136,7 +136,7 @@ func (s *Spool) recover(rep *Report) error {
 	for _, de := range des {
 		name := de.Name()
 		path := filepath.Join(s.queueDir, name)
-		if strings.HasPrefix(name, ".tmp-") {
+		if strings.HasPrefix(name, tmpPrefix) {
 			if err := os.Remove(path); err != nil {
 				return fmt.Errorf("spool: recover: %w", err)
 			}
@@ -167,6 +167,14 @@ func (s *Spool) recover(rep *Report) error {
 	return nil
 }
 
+// tmpPrefix starts the name of a file still being written; recovery removes
+// such files.
+const tmpPrefix = ".tmp-"
+
+// rename moves a finished file from its temporary name to its id. Writer
+// only.
+func (s *Spool) rename(tmp, id string) error { return renameAt(s.dirfd, tmp, id) }
+
 func entryOf(env *Envelope, size int64) Entry {
 	return Entry{ID: env.ID, Size: size, Received: env.Received, MailFrom: env.MailFrom, Rcpts: append([]string(nil), env.Rcpts...)}
 }
@@ -174,11 +182,10 @@ func entryOf(env *Envelope, size int64) Entry {
 // NewID returns a message id unique to this spool: the time in seconds, the
 // process id and a counter, e.g. "6741A2B3-25004-0000001F". Any goroutine.
 func (s *Spool) NewID(now time.Time) string {
-	var b []byte
-	b = appendHexUpper(b, uint64(now.Unix())&0xffffffff, 8)
-	b = append(b, '-')
-	b = fmt.Appendf(b, "%05d", s.pid)
-	b = append(b, '-')
+	// One allocation (the string): the bytes are built on the stack.
+	var a [32]byte
+	b := appendHexUpper(a[:0], uint64(now.Unix())&0xffffffff, 8)
+	b = append(b, s.pidPart...)
 	b = appendHexUpper(b, uint64(s.seq.Add(1)), 8)
 	return string(b)
 }

@@ -333,3 +333,75 @@ func TestCommitNow(t *testing.T) {
 		t.Fatalf("Load = %q, %v", body, err)
 	}
 }
+
+// TestInlineCommitNames checks which names an Inline spool's commit uses: a
+// message that never left memory is written in place under its id (a file
+// in the way at its temporary name does not matter), one flushed in chunks
+// goes through its temporary name, and an id whose file already exists is
+// refused instead of replacing that message.
+func TestInlineCommitNames(t *testing.T) {
+	cases := []struct {
+		name    string
+		flush   bool   // flush a chunk before the commit
+		inWay   string // a file created first: "tmp" at .tmp-<id>, "final" at <id>
+		wantErr bool
+	}{
+		{name: "small in place", inWay: "tmp"},
+		{name: "chunked through temporary name", flush: true},
+		{name: "chunked meets its temporary name", flush: true, inWay: "tmp", wantErr: true},
+		{name: "id already spooled", inWay: "final", wantErr: true},
+		{name: "chunked id already spooled", flush: true, inWay: "final", wantErr: true},
+	}
+	h := newHarness(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := h.open(t, dir, false, false)
+			q := filepath.Join(dir, "queue")
+			id := s.NewID(time.Now())
+			var inWay string
+			switch tc.inWay {
+			case "tmp":
+				inWay = filepath.Join(q, tmpPrefix+id)
+			case "final":
+				inWay = filepath.Join(q, id)
+			}
+			if inWay != "" {
+				if err := os.WriteFile(inWay, []byte("keep me"), 0o640); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var err error
+			h.onLoop(func() {
+				m := s.Begin(&Envelope{ID: id, Rcpts: []string{"r@x"}})
+				m.Write([]byte("first\r\n"))
+				if tc.flush {
+					m.Flush(nil)
+					m.Write([]byte("second\r\n"))
+				}
+				err = m.CommitNow()
+			})
+			if gotErr := err != nil; gotErr != tc.wantErr {
+				t.Fatalf("CommitNow = %v, want error %v", err, tc.wantErr)
+			}
+			if inWay != "" {
+				if b, rerr := os.ReadFile(inWay); rerr != nil || string(b) != "keep me" {
+					t.Fatalf("file in the way = %q, %v; want it untouched", b, rerr)
+				}
+			}
+			if tc.wantErr {
+				if n := s.Count(); n != 0 {
+					t.Fatalf("Count = %d after a failed commit", n)
+				}
+				return
+			}
+			want := "first\r\n"
+			if tc.flush {
+				want += "second\r\n"
+			}
+			if _, body, lerr := s.Load(id); lerr != nil || string(body) != want {
+				t.Fatalf("Load = %q, %v", body, lerr)
+			}
+		})
+	}
+}

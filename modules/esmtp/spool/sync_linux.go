@@ -6,18 +6,44 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// createFile opens a new file for writing, close-on-exec, failing if it exists.
-func createFile(path string, mode uint32) (int, error) {
+// createAt creates name in the directory dirfd for writing, close-on-exec,
+// failing if it exists (so that a message id used twice never overwrites a
+// message). A name relative to a held directory descriptor spares the kernel
+// the walk of the spool's path on every message.
+func createAt(dirfd int, name string, mode uint32) (int, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, mode)
+		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, mode)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return -1, &os.PathError{Op: "open", Path: path, Err: err}
+			return -1, &os.PathError{Op: "openat", Path: name, Err: err}
 		}
 		return fd, nil
 	}
+}
+
+// renameAt renames from to to, both in the directory dirfd, failing if to
+// exists (RENAME_NOREPLACE), so that a message id used twice never replaces a
+// message. Unlike os.Rename it does not lstat the target first: one system
+// call. A file system without RENAME_NOREPLACE gets a plain rename.
+func renameAt(dirfd int, from, to string) error {
+	err := unix.Renameat2(dirfd, from, dirfd, to, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL {
+		err = unix.Renameat(dirfd, from, dirfd, to)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "renameat", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
+// unlinkAt removes name from the directory dirfd.
+func unlinkAt(dirfd int, name string) error {
+	if err := unix.Unlinkat(dirfd, name, 0); err != nil {
+		return &os.PathError{Op: "unlinkat", Path: name, Err: err}
+	}
+	return nil
 }
 
 // writeAll writes every buffer of bufs to fd, with writev(2): usually one

@@ -17,7 +17,7 @@ func makeFiles(dir string, n, size int) ([]int, error) {
 	data := bytes.Repeat([]byte("m"), size)
 	fds := make([]int, 0, n)
 	for i := 0; i < n; i++ {
-		fd, err := createFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), 0o600)
+		fd, err := createAt(unix.AT_FDCWD, filepath.Join(dir, fmt.Sprintf("f%d", i)), 0o600)
 		if err == nil {
 			fds = append(fds, fd)
 			err = writeAll(fd, data)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -66,7 +65,8 @@ type Message struct {
 
 	// Writer-only (one writer job at a time, so no lock).
 	fd      int
-	tmp     string
+	name    string // the file's name in the queue directory; "" before it is created
+	inPlace bool   // set by CommitNow (Inline: the loop is the writer): no temporary name
 	crc     uint32
 	written int64
 	failed  error
@@ -155,13 +155,20 @@ func (m *Message) CommitNow() error {
 		putBuf(data)
 		return ErrClosed
 	}
+	if !m.flushed {
+		// Nothing written yet: the whole file goes out in one writev under
+		// its final name, with no rename (see "Writing in place" in doc.go).
+		m.inPlace = true
+	}
 	if err := m.finish(data); err != nil {
 		m.discard()
 		return err
 	}
-	if err := os.Rename(m.tmp, filepath.Join(m.s.queueDir, m.env.ID)); err != nil {
-		m.discard()
-		return fmt.Errorf("spool: commit %s: %w", m.env.ID, err)
+	if !m.inPlace {
+		if err := m.s.rename(m.name, m.env.ID); err != nil {
+			m.discard()
+			return fmt.Errorf("spool: commit %s: %w", m.env.ID, err)
+		}
 	}
 	m.s.mu.Lock()
 	m.s.index[m.env.ID] = entryOf(m.env, m.written)
@@ -287,7 +294,7 @@ func (s *Spool) work(*threadpool.Job) error {
 	renamed := commits[:0:0]
 	for _, o := range commits {
 		m := o.msg
-		if err := os.Rename(m.tmp, filepath.Join(s.queueDir, m.env.ID)); err != nil {
+		if err := s.rename(m.name, m.env.ID); err != nil {
 			o.err = fmt.Errorf("spool: commit %s: %w", m.env.ID, err)
 			m.discard()
 			continue
@@ -300,7 +307,7 @@ func (s *Spool) work(*threadpool.Job) error {
 			// that a message the client will send again is not kept twice.
 			for _, o := range renamed {
 				o.err = fmt.Errorf("spool: commit %s: %w", o.msg.env.ID, err)
-				_ = os.Remove(filepath.Join(s.queueDir, o.msg.env.ID))
+				_ = unlinkAt(s.dirfd, o.msg.env.ID)
 			}
 			return nil
 		}
@@ -339,11 +346,15 @@ func (m *Message) open() error {
 	if m.fd >= 0 {
 		return nil
 	}
-	m.tmp = filepath.Join(m.s.queueDir, ".tmp-"+m.env.ID)
-	fd, err := createFile(m.tmp, uint32(m.s.opts.Mode.Perm()))
+	name := m.env.ID
+	if !m.inPlace {
+		name = tmpPrefix + m.env.ID
+	}
+	fd, err := createAt(m.s.dirfd, name, uint32(m.s.opts.Mode.Perm()))
 	if err != nil {
 		return fmt.Errorf("spool: %s: %w", m.env.ID, err)
 	}
+	m.name = name
 	m.fd = fd
 	return nil
 }
@@ -409,16 +420,18 @@ func (m *Message) finish(data []byte) error {
 	return nil
 }
 
-// discard closes and removes the temporary file, if any. Writer only.
+// discard closes and removes the message's unfinished file, if any. Writer
+// only (or the loop, for an Inline spool).
 func (m *Message) discard() {
 	if m.fd >= 0 {
 		_ = closeFD(m.fd)
 		m.fd = -1
 	}
-	if m.tmp != "" {
-		if err := os.Remove(m.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-			m.s.opts.Logger.Warn("spool: cannot remove temporary file", "file", m.tmp, "err", err)
+	if m.name != "" {
+		if err := unlinkAt(m.s.dirfd, m.name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			m.s.opts.Logger.Warn("spool: cannot remove unfinished file", "file", m.name, "err", err)
 		}
+		m.name = ""
 	}
 }
 
