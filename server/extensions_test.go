@@ -2,12 +2,12 @@ package server
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/ecelerity-go/ecelerity/internal/testenv"
 	"github.com/ecelerity-go/ecelerity/modules"
 )
 
@@ -120,59 +120,6 @@ func TestLoadersGivenMeansNoExtensions(t *testing.T) {
 	}
 }
 
-// buildSample compiles the sample native module into dir as native_sample.so with
-// its manifest; edit rewrites the source first (old -> new pairs).
-func buildSample(t *testing.T, dir string, edit ...string) {
-	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("no C compiler (cc) on PATH: the sample native module cannot be built")
-	}
-	src, err := os.ReadFile(filepath.Join("..", "modules", "native", "sample", "native_sample.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for i := 0; i+1 < len(edit); i += 2 {
-		if !strings.Contains(text, edit[i]) {
-			t.Fatalf("the sample has no %q to rewrite", edit[i])
-		}
-		text = strings.ReplaceAll(text, edit[i], edit[i+1])
-	}
-	work := t.TempDir()
-	cfile := filepath.Join(work, "native_sample.c")
-	if err := os.WriteFile(cfile, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(work, "native_sample.so")
-	inc, _ := filepath.Abs(filepath.Join("..", "modules", "native", "include"))
-	if b, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-I", inc, "-o", out, cfile).CombinedOutput(); err != nil {
-		t.Fatalf("cc: %v\n%s", err, b)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ecm, err := os.ReadFile(filepath.Join("..", "modules", "native", "sample", "native_sample.ecm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "native_sample.ecm"), ecm, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Renamed into place, as an install does: the loaded copy is never written to.
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(dir, ".native_sample.so.tmp")
-	if err := os.WriteFile(tmp, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "native_sample.so")); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestNativeWired: a native module from the libexec path loads through the server's
 // chain: its command answers, its memory type is in `memory`, `native list` shows the
 // load cached, `module list` says which Lua module of the same name it shadows; with
@@ -180,7 +127,7 @@ func buildSample(t *testing.T, dir string, edit ...string) {
 // takes effect from the reload after the one that switches it.
 func TestNativeWired(t *testing.T) {
 	libexec := filepath.Join(t.TempDir(), "libexec")
-	buildSample(t, libexec)
+	testenv.InstallNativeSample(t, "..", libexec)
 	lua := `local mod = {}
 function mod:init() return true end
 msys.registerModule("native_sample", mod)
@@ -204,7 +151,7 @@ msys.registerModule("native_sample", mod)
 		t.Errorf("module list does not say the Lua module is shadowed:\n%s", got)
 	}
 
-	buildSample(t, libexec, "commits seen", "commits counted")
+	testenv.InstallNativeSample(t, "..", libexec, "commits seen", "commits counted")
 	writeConf(t, f.conf, baseConfig(f.dir, stanza+"Dynamic_Reload_Mode = true\n"))
 	do(t, c, "config reload")
 	if got := do(t, c, "native_sample status"); !strings.Contains(got, "commits seen") {
@@ -221,7 +168,7 @@ msys.registerModule("native_sample", mod)
 // each, both finding the X.lua beside X.ecm).
 func TestShadowNotLoaded(t *testing.T) {
 	libexec := filepath.Join(t.TempDir(), "libexec")
-	buildSample(t, libexec)
+	testenv.InstallNativeSample(t, "..", libexec)
 	if err := os.WriteFile(filepath.Join(libexec, "native_sample.lua"), []byte("return\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ecelerity-go/ecelerity/internal/testenv"
 )
 
 // policyScript is a scriptlet in Momentum's style: a console command that prints its
@@ -70,8 +72,7 @@ func TestLuaScriptletReload(t *testing.T) {
 // type and `native list` its load as cached; rebuilt with a different output and
 // reloaded, the new code answers and the old load is orphaned or gone.
 func TestNativeModuleReload(t *testing.T) {
-	cc, err := exec.LookPath("cc")
-	if err != nil {
+	if _, err := exec.LookPath("cc"); err != nil {
 		t.Skip("no C compiler (cc) on PATH: the sample native module cannot be built")
 	}
 	e := newEnv(t)
@@ -79,13 +80,7 @@ func TestNativeModuleReload(t *testing.T) {
 	if err := os.Mkdir(libexec, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sample := filepath.Join("..", "modules", "native", "sample")
-	ecm, err := os.ReadFile(filepath.Join(sample, "native_sample.ecm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(libexec, "native_sample.ecm"), string(ecm))
-	buildNative(t, cc, sample, libexec, nil)
+	testenv.InstallNativeSample(t, "..", libexec)
 
 	e.write(e.config(`native_sample { greeting = "greetings" }`))
 	e.start("-c", e.conf, "-L", libexec)
@@ -102,7 +97,7 @@ func TestNativeModuleReload(t *testing.T) {
 		t.Fatalf("native list does not show the load cached:\n%s", e.ok("native list"))
 	}
 
-	buildNative(t, cc, sample, libexec, []string{"commits seen", "commits counted"})
+	testenv.InstallNativeSample(t, "..", libexec, "commits seen", "commits counted")
 	e.ok("config reload")
 	// The state survives the new version (loads counts the versions that used it).
 	if out := e.ok("native_sample status"); !regexp.MustCompile(`^greetings \(limit 10\); \d+ commits counted; loaded 2 times\n$`).MatchString(out) {
@@ -115,48 +110,6 @@ func TestNativeModuleReload(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(so)+` load \d+: cached, module native_sample`).MatchString(list) || strings.Count(list, ": cached,") != 1 {
 		t.Errorf("native list after the rebuild, want one cached load:\n%s", list)
-	}
-}
-
-// buildNative compiles the sample module (its source rewritten by the old -> new pairs
-// of edit) and renames the library into libexec as native_sample.so, as an install does.
-func buildNative(t *testing.T, cc, sample, libexec string, edit []string) {
-	t.Helper()
-	src, err := os.ReadFile(filepath.Join(sample, "native_sample.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for i := 0; i+1 < len(edit); i += 2 {
-		if !strings.Contains(text, edit[i]) {
-			t.Fatalf("the sample source has no %q to rewrite", edit[i])
-		}
-		text = strings.ReplaceAll(text, edit[i], edit[i+1])
-	}
-	work := t.TempDir()
-	c := filepath.Join(work, "native_sample.c")
-	writeFile(t, c, text)
-	inc, err := filepath.Abs(filepath.Join(sample, "..", "include"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(work, "native_sample.so")
-	if b, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-I", inc, "-o", out, c).CombinedOutput(); err != nil {
-		t.Fatalf("cc: %v\n%s", err, b)
-	}
-	if err := os.Rename(out, filepath.Join(libexec, "native_sample.so")); err != nil {
-		// A different file system: copy beside, then rename.
-		data, rerr := os.ReadFile(out)
-		if rerr != nil {
-			t.Fatal(rerr)
-		}
-		tmp := filepath.Join(libexec, ".native_sample.so.tmp")
-		if err := os.WriteFile(tmp, data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(libexec, "native_sample.so")); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
