@@ -113,6 +113,44 @@ func BenchmarkDirectLoopPinned(b *testing.B) {
 	}
 }
 
+// directLoopRecovering is the direct loop in a frame of its own with the
+// least a call that survives a provider's panic needs: a deferred func that
+// recovers only when the loop did not finish. It has no pin and no counter.
+//
+//go:noinline
+func directLoopRecovering(fs []benchFunc, s *benchSession, helo string) (r int) {
+	done := false
+	defer func() {
+		if !done {
+			if recover() != nil {
+				r = -1
+			}
+		}
+	}()
+	r = directLoop(fs, s, helo)
+	done = true
+	return r
+}
+
+// BenchmarkDirectLoopRecovering is the floor that the ratio meets
+// before any pin or counter: Go recovers a panic only in a deferred call, and
+// a function with a defer has a frame of its own, so this is what any hook
+// call that returns the failure value after a panic costs at least.
+func BenchmarkDirectLoopRecovering(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			fs := benchProviders(n)
+			s := &benchSession{}
+			b.ReportAllocs()
+			for b.Loop() {
+				if directLoopRecovering(fs, s, benchHELO) != 0 {
+					b.Fatal("rejected")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkCallValued is Call2 on the installed registry: the per-call pin
 // (count in and out), the counters and the 1-in-256 timing sample included.
 func BenchmarkCallValued(b *testing.B) {

@@ -93,3 +93,34 @@ func (r *Registry) exit(s *slot) {
 		r.tryFinalize()
 	}
 }
+
+// callState is what a valued call's deferred leave reads: the index of the
+// provider running, to name it after a panic, and whether the call finished,
+// so that a finished call does not pay for recover.
+type callState struct {
+	at   int
+	done bool
+}
+
+// leave is deferred by the pinned valued calls: it recovers a provider's
+// panic when the call did not finish, making the hook's failure value the
+// result, and counts the call out of reg. It must be the deferred function
+// itself, for recover to stop the panic.
+func (h *Valued[F, R]) leave(reg *Registry, s *slot, r *R, st *callState) {
+	if !st.done {
+		if v := recover(); v != nil {
+			*r = h.failed(reg, s.provs[st.at], v)
+		}
+	}
+	reg.exit(s)
+}
+
+// recoverIn is leave for the In forms, whose caller keeps reg valid: there
+// is no call to count out.
+func (h *Valued[F, R]) recoverIn(reg *Registry, s *slot, r *R, st *callState) {
+	if !st.done {
+		if v := recover(); v != nil {
+			*r = h.failed(reg, s.provs[st.at], v)
+		}
+	}
+}

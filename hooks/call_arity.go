@@ -9,59 +9,47 @@ package hooks
 // providers run on the calling goroutine, which may be any.
 func Call0[F ~func() R, R comparable](h *Valued[F, R], c *Current) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return call0Full(h, c, reg, s, seq)
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = call0Timed(h, pinned, sl, t, &at)
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := f(); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// call0Full is Call0 for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func call0Full[F ~func() R, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = call0Loop(h, reg, s, seq, &st.at)
+	st.done = true
+	return r
 }
 
 // Call0In is Call0 on reg, which the caller keeps valid (it
@@ -72,48 +60,42 @@ func Call0In[F ~func() R, R comparable](h *Valued[F, R], reg *Registry) (r R) {
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in Call0
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = call0Timed(h, reg, s, t, &at)
-		done = true
+	var st callState // as in Call0
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = call0Loop(h, reg, s, seq, &st.at)
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := f(); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// call0Timed is the provider loop of Call0 for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func call0Timed[F ~func() R, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int) R {
+// call0Loop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func call0Loop[F ~func() R, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := f(); h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
@@ -227,59 +209,47 @@ func runVoid0Timed[F ~func()](h *Void[F], reg *Registry, t *table[F], from int) 
 // providers run on the calling goroutine, which may be any.
 func Call1[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], c *Current, a0 A0) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return call1Full(h, c, reg, s, seq, a0)
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = call1Timed(h, pinned, sl, t, &at, a0)
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// call1Full is Call1 for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func call1Full[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64, a0 A0) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = call1Loop(h, reg, s, seq, &st.at, a0)
+	st.done = true
+	return r
 }
 
 // Call1In is Call1 on reg, which the caller keeps valid (it
@@ -290,48 +260,42 @@ func Call1In[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], reg *Registry
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in Call1
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = call1Timed(h, reg, s, t, &at, a0)
-		done = true
+	var st callState // as in Call1
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = call1Loop(h, reg, s, seq, &st.at, a0)
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// call1Timed is the provider loop of Call1 for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func call1Timed[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0) R {
+// call1Loop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func call1Loop[F ~func(A0) R, A0 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int, a0 A0) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := f(a0); h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
@@ -445,59 +409,47 @@ func runVoid1Timed[F ~func(A0), A0 any](h *Void[F], reg *Registry, t *table[F], 
 // providers run on the calling goroutine, which may be any.
 func Call2[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return call2Full(h, c, reg, s, seq, a0, a1)
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = call2Timed(h, pinned, sl, t, &at, a0, a1)
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// call2Full is Call2 for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func call2Full[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64, a0 A0, a1 A1) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = call2Loop(h, reg, s, seq, &st.at, a0, a1)
+	st.done = true
+	return r
 }
 
 // Call2In is Call2 on reg, which the caller keeps valid (it
@@ -508,48 +460,42 @@ func Call2In[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], reg *
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in Call2
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = call2Timed(h, reg, s, t, &at, a0, a1)
-		done = true
+	var st callState // as in Call2
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = call2Loop(h, reg, s, seq, &st.at, a0, a1)
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// call2Timed is the provider loop of Call2 for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func call2Timed[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1) R {
+// call2Loop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func call2Loop[F ~func(A0, A1) R, A0, A1 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int, a0 A0, a1 A1) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := f(a0, a1); h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
@@ -663,59 +609,47 @@ func runVoid2Timed[F ~func(A0, A1), A0, A1 any](h *Void[F], reg *Registry, t *ta
 // providers run on the calling goroutine, which may be any.
 func Call3[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return call3Full(h, c, reg, s, seq, a0, a1, a2)
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = call3Timed(h, pinned, sl, t, &at, a0, a1, a2)
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1, a2); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// call3Full is Call3 for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func call3Full[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = call3Loop(h, reg, s, seq, &st.at, a0, a1, a2)
+	st.done = true
+	return r
 }
 
 // Call3In is Call3 on reg, which the caller keeps valid (it
@@ -726,48 +660,42 @@ func Call3In[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in Call3
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = call3Timed(h, reg, s, t, &at, a0, a1, a2)
-		done = true
+	var st callState // as in Call3
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = call3Loop(h, reg, s, seq, &st.at, a0, a1, a2)
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1, a2); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// call3Timed is the provider loop of Call3 for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func call3Timed[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1, a2 A2) R {
+// call3Loop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func call3Loop[F ~func(A0, A1, A2) R, A0, A1, A2 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int, a0 A0, a1 A1, a2 A2) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := f(a0, a1, a2); h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
@@ -881,59 +809,47 @@ func runVoid3Timed[F ~func(A0, A1, A2), A0, A1, A2 any](h *Void[F], reg *Registr
 // providers run on the calling goroutine, which may be any.
 func Call4[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return call4Full(h, c, reg, s, seq, a0, a1, a2, a3)
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = call4Timed(h, pinned, sl, t, &at, a0, a1, a2, a3)
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1, a2, a3); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// call4Full is Call4 for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func call4Full[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = call4Loop(h, reg, s, seq, &st.at, a0, a1, a2, a3)
+	st.done = true
+	return r
 }
 
 // Call4In is Call4 on reg, which the caller keeps valid (it
@@ -944,48 +860,42 @@ func Call4In[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Val
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in Call4
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = call4Timed(h, reg, s, t, &at, a0, a1, a2, a3)
-		done = true
+	var st callState // as in Call4
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = call4Loop(h, reg, s, seq, &st.at, a0, a1, a2, a3)
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1, a2, a3); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// call4Timed is the provider loop of Call4 for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func call4Timed[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1, a2 A2, a3 A3) R {
+// call4Loop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func call4Loop[F ~func(A0, A1, A2, A3) R, A0, A1, A2, A3 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int, a0 A0, a1 A1, a2 A2, a3 A3) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := f(a0, a1, a2, a3); h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
@@ -1099,59 +1009,47 @@ func runVoid4Timed[F ~func(A0, A1, A2, A3), A0, A1, A2, A3 any](h *Void[F], reg 
 // providers run on the calling goroutine, which may be any.
 func Call5[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return call5Full(h, c, reg, s, seq, a0, a1, a2, a3, a4)
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = call5Timed(h, pinned, sl, t, &at, a0, a1, a2, a3, a4)
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3, a4); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3, a4); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1, a2, a3, a4); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// call5Full is Call5 for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func call5Full[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = call5Loop(h, reg, s, seq, &st.at, a0, a1, a2, a3, a4)
+	st.done = true
+	return r
 }
 
 // Call5In is Call5 on reg, which the caller keeps valid (it
@@ -1162,48 +1060,42 @@ func Call5In[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in Call5
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = call5Timed(h, reg, s, t, &at, a0, a1, a2, a3, a4)
-		done = true
+	var st callState // as in Call5
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = call5Loop(h, reg, s, seq, &st.at, a0, a1, a2, a3, a4)
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3, a4); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3, a4); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1, a2, a3, a4); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// call5Timed is the provider loop of Call5 for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func call5Timed[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) R {
+// call5Loop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func call5Loop[F ~func(A0, A1, A2, A3, A4) R, A0, A1, A2, A3, A4 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := f(a0, a1, a2, a3, a4); h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
@@ -1317,59 +1209,47 @@ func runVoid5Timed[F ~func(A0, A1, A2, A3, A4), A0, A1, A2, A3, A4 any](h *Void[
 // providers run on the calling goroutine, which may be any.
 func Call6[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], c *Current, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return call6Full(h, c, reg, s, seq, a0, a1, a2, a3, a4, a5)
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = call6Timed(h, pinned, sl, t, &at, a0, a1, a2, a3, a4, a5)
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3, a4, a5); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3, a4, a5); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1, a2, a3, a4, a5); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// call6Full is Call6 for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func call6Full[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = call6Loop(h, reg, s, seq, &st.at, a0, a1, a2, a3, a4, a5)
+	st.done = true
+	return r
 }
 
 // Call6In is Call6 on reg, which the caller keeps valid (it
@@ -1380,48 +1260,42 @@ func Call6In[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R co
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in Call6
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = call6Timed(h, reg, s, t, &at, a0, a1, a2, a3, a4, a5)
-		done = true
+	var st callState // as in Call6
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = call6Loop(h, reg, s, seq, &st.at, a0, a1, a2, a3, a4, a5)
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3, a4, a5); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := f(a0, a1, a2, a3, a4, a5); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := f(a0, a1, a2, a3, a4, a5); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// call6Timed is the provider loop of Call6 for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func call6Timed[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) R {
+// call6Loop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func call6Loop[F ~func(A0, A1, A2, A3, A4, A5) R, A0, A1, A2, A3, A4, A5 any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int, a0 A0, a1 A1, a2 A2, a3 A3, a4 A4, a5 A5) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := f(a0, a1, a2, a3, a4, a5); h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
@@ -1535,59 +1409,47 @@ func runVoid6Timed[F ~func(A0, A1, A2, A3, A4, A5), A0, A1, A2, A3, A4, A5 any](
 // providers run on the calling goroutine, which may be any.
 func CallWith[F any, R comparable](h *Valued[F, R], c *Current, invoke func(F) R) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return callWithFull(h, c, reg, s, seq, invoke)
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = callWithTimed(h, pinned, sl, t, &at, invoke)
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := invoke(f); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := invoke(f); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := invoke(f); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// callWithFull is CallWith for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func callWithFull[F any, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64, invoke func(F) R) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = callWithLoop(h, reg, s, seq, &st.at, invoke)
+	st.done = true
+	return r
 }
 
 // CallWithIn is CallWith on reg, which the caller keeps valid (it
@@ -1598,48 +1460,42 @@ func CallWithIn[F any, R comparable](h *Valued[F, R], reg *Registry, invoke func
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in CallWith
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = callWithTimed(h, reg, s, t, &at, invoke)
-		done = true
+	var st callState // as in CallWith
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = callWithLoop(h, reg, s, seq, &st.at, invoke)
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := invoke(f); h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := invoke(f); v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := invoke(f); v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// callWithTimed is the provider loop of CallWith for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func callWithTimed[F any, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int, invoke func(F) R) R {
+// callWithLoop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func callWithLoop[F any, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int, invoke func(F) R) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := invoke(f); h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecelerity-go/ecelerity/hooks"
 )
@@ -387,5 +388,48 @@ func TestDeclareRefusesBadNames(t *testing.T) {
 			}()
 			hooks.DeclareVoid[func()](hooks.Scope(tt.scope), tt.hook)
 		})
+	}
+}
+
+// TestProviderPanicEveryPath makes a provider panic on each path a valued
+// call can take (the common loop, a custom policy, a timed call; through a
+// Current and In a registry) and checks that the failure value comes back,
+// the panic is counted, and the pinned forms count the call out, so that the
+// registry still drains when it is retired.
+func TestProviderPanicEveryPath(t *testing.T) {
+	for _, sampled := range []bool{false, true} {
+		for hook, want := range map[*hooks.Valued[func(*[]int) int, int]]int{policyFirstNonZero: -1, policyStopNegative: -99} {
+			name := fmt.Sprintf("%s/sampled=%v", hook.FullName(), sampled)
+			t.Run(name, func(t *testing.T) {
+				opts := quiet()
+				if sampled {
+					opts.SampleEvery = 1
+				}
+				r := hooks.NewRegistry(nil, opts)
+				mustNil(t, hook.RegisterLast(r, "ok", func(*[]int) int { return 0 }))
+				mustNil(t, hook.RegisterLast(r, "bomber", func(*[]int) int { panic("boom") }))
+				var cur hooks.Current
+				install(t, &cur, r)
+				if got := hooks.Call1(hook, &cur, nil); got != want {
+					t.Errorf("Call1 = %d, want failure value %d", got, want)
+				}
+				if got := hooks.Call1In(hook, r, nil); got != want {
+					t.Errorf("Call1In = %d, want failure value %d", got, want)
+				}
+				d, err := r.Show(hook.FullName())
+				mustNil(t, err)
+				if d.Stats.Panics != 2 || d.Providers[1].Stats.Panics != 2 {
+					t.Errorf("panics: hook %d, bomber %d; want 2 and 2", d.Stats.Panics, d.Providers[1].Stats.Panics)
+				}
+				prev, err := cur.Swap(nil)
+				mustNil(t, err)
+				mustNil(t, prev.Retire())
+				select {
+				case <-prev.Drained():
+				case <-time.After(5 * time.Second):
+					t.Fatal("registry did not drain: a panicking call was not counted out")
+				}
+			})
+		}
 	}
 }

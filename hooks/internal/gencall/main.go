@@ -115,59 +115,47 @@ package hooks
 // providers run on the calling goroutine, which may be any.
 func Call{{.Name}}[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], c *Current{{.Params}}) (r R) {
 	reg, s, seq := c.enter(h.id)
-	if s != nil && reg.retired.Load() {
-		reg, s, seq = c.reenter(reg, s, h.id)
-	}
 	if s == nil {
 		return r
 	}
-	// The pin, the recover and the provider loop share this one frame: a
-	// frame between the caller and the providers would cost about as much
-	// as the rest of the call path. The deferred func counts the call out,
-	// also when a provider panics; it recovers only when the call did not
-	// finish, since recover costs more than the check. at is the index of
-	// the provider running, for the recover to name it. pinned and sl are
-	// copies that are never reassigned, so the closure captures them by
-	// value rather than by reference.
-	pinned, sl, t := reg, s, (*table[F])(s.table)
-	at, done := 0, false
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(pinned, t.provs[at], v)
-			}
-		}
-		pinned.exit(sl)
-	}()
+	if reg.retired.Load() || seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		return call{{.Name}}Full(h, c, reg, s, seq{{.Args}})
+	}
+	// The common call: FirstNonZero, not timed, registry live. The pin, the
+	// recover and the provider loop share this one frame, since a frame
+	// between the caller and the providers would cost about as much as the
+	// rest of the call. leave counts the call out, also when a provider
+	// panics; it recovers only when the call did not finish (st.done), since
+	// recover costs more than the check; st.at names the provider running.
+	var st callState
+	defer h.leave(reg, s, &r, &st)
 	var zero R
-	switch {
-	case seq&pinned.sampleMask == 0:
-		r = call{{.Name}}Timed(h, pinned, sl, t, &at{{.Args}})
-		done = true
-		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := {{call . "f"}}; h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		// FirstNonZero, the common policy, has its own loop that compares
-		// in line rather than calling a func.
-		for i, f := range t.fns {
-			at = i
-			if v := {{call . "f"}}; v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := {{call . "f"}}; v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
+}
+
+// call{{.Name}}Full is Call{{.Name}} for every call but the common one: it
+// backs out of a registry retired under the entry, and runs a timed call or
+// a policy other than FirstNonZero.
+func call{{.Name}}Full[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], c *Current, reg *Registry, s *slot, seq uint64{{.Params}}) (r R) {
+	if reg.retired.Load() {
+		if reg, s, seq = c.reenter(reg, s, h.id); s == nil {
+			return r
+		}
+	}
+	var st callState
+	defer h.leave(reg, s, &r, &st)
+	r = call{{.Name}}Loop(h, reg, s, seq, &st.at{{.Args}})
+	st.done = true
+	return r
 }
 
 // Call{{.Name}}In is Call{{.Name}} on reg, which the caller keeps valid (it
@@ -178,48 +166,42 @@ func Call{{.Name}}In[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R
 	if s == nil {
 		return r
 	}
-	t := (*table[F])(s.table)
-	at, done := 0, false // as in Call{{.Name}}
-	defer func() {
-		if !done {
-			if v := recover(); v != nil {
-				r = h.failed(reg, t.provs[at], v)
-			}
-		}
-	}()
-	var zero R
-	switch {
-	case seq&reg.sampleMask == 0:
-		r = call{{.Name}}Timed(h, reg, s, t, &at{{.Args}})
-		done = true
+	var st callState // as in Call{{.Name}}
+	defer h.recoverIn(reg, s, &r, &st)
+	if seq&reg.sampleMask == 0 || h.policy.stop != nil {
+		r = call{{.Name}}Loop(h, reg, s, seq, &st.at{{.Args}})
+		st.done = true
 		return r
-	case h.policy.stop != nil:
-		for i, f := range t.fns {
-			at = i
-			if v := {{call . "f"}}; h.policy.stop(v) {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
-		}
-	default:
-		for i, f := range t.fns {
-			at = i
-			if v := {{call . "f"}}; v != zero {
-				done = true
-				t.provs[i].stops.Add(1)
-				return v
-			}
+	}
+	var zero R
+	for i, f := range (*table[F])(s.table).fns {
+		st.at = i
+		if v := {{call . "f"}}; v != zero {
+			st.done = true
+			s.provs[i].stops.Add(1)
+			return v
 		}
 	}
-	done = true
+	st.done = true
 	return zero
 }
 
-// call{{.Name}}Timed is the provider loop of Call{{.Name}} for a sampled call. It reads the
-// clock before the first provider and after each, so that n providers cost
-// n+1 reads.
-func call{{.Name}}Timed[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], reg *Registry, s *slot, t *table[F], at *int{{.Params}}) R {
+// call{{.Name}}Loop is the provider loop of a timed call or of a policy
+// other than FirstNonZero. A timed call reads the clock before the first
+// provider and after each, so that n providers cost n+1 reads.
+func call{{.Name}}Loop[F {{.ValuedCon}}{{.TypeVals}}, R comparable](h *Valued[F, R], reg *Registry, s *slot, seq uint64, at *int{{.Params}}) R {
+	t := (*table[F])(s.table)
+	if seq&reg.sampleMask != 0 {
+		for i, f := range t.fns {
+			*at = i
+			if v := {{call . "f"}}; h.stops(v) {
+				t.provs[i].stops.Add(1)
+				return v
+			}
+		}
+		var zero R
+		return zero
+	}
 	start := reg.clock()
 	last := start
 	for i, f := range t.fns {
