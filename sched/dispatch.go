@@ -73,13 +73,16 @@ type Stats struct {
 	// Polls counts the zero-timeout epoll_wait calls the loop made while it
 	// polled for an expected hand-over instead of sleeping (see Loop.Expect).
 	Polls uint64
+	// Yields counts the times a busy loop yielded its processor to the Go
+	// scheduler, about once per 5ms of work (see yieldEvery).
+	Yields uint64
 	// Expected is the count of hand-overs announced with Loop.Expect and not
 	// yet withdrawn: zero whenever nothing is on its way.
 	Expected int64
 }
 
 type counters struct {
-	iterations, wakeups, dispatched, callbacks, timers, polls atomic.Uint64
+	iterations, wakeups, dispatched, callbacks, timers, polls, yields atomic.Uint64
 }
 
 // Stats returns the loop's counters. Any goroutine may call it.
@@ -91,6 +94,7 @@ func (l *Loop) Stats() Stats {
 		Callbacks:  l.stats.callbacks.Load(),
 		Timers:     l.stats.timers.Load(),
 		Polls:      l.stats.polls.Load(),
+		Yields:     l.stats.yields.Load(),
 		Expected:   l.expected.Load(),
 	}
 }

@@ -1,7 +1,8 @@
 // Package sched is the master scheduler: one event loop that owns every file
 // descriptor and timer of the server, after the scheduler of Momentum/Ecelerity.
 //
-// A [Loop] runs on one goroutine locked to its OS thread and waits in epoll. Each
+// A [Loop] runs on one goroutine and waits in epoll (the goroutine may be locked to
+// its OS thread, see [Options].LockOSThread; by default it is not). Each
 // iteration samples the clock once and hands that time to every callback it runs:
 //
 //   - fd events ([Event], added with [Loop.Add]): a [Callback] receives the event,

@@ -7,3 +7,7 @@ package sched
 //
 //go:noescape
 func curg() uintptr
+
+// curgIsThread says whether curg identifies the thread rather than the
+// goroutine; here it reads the goroutine, so the loop need not be locked.
+const curgIsThread = false

@@ -8,3 +8,7 @@ import "golang.org/x/sys/unix"
 // runtime g, the thread id serves: the loop goroutine is locked to its thread and
 // no other goroutine runs there while it lives. It costs a system call per check.
 func curg() uintptr { return uintptr(unix.Gettid()) }
+
+// curgIsThread says that curg identifies the thread, so the loop must stay on
+// its thread for the loop-only check to hold.
+const curgIsThread = true

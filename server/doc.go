@@ -75,11 +75,12 @@
 //
 // # Goroutines
 //
-// The master loop runs on its own goroutine, locked to its thread. Console commands
-// that read or change server state run on it through the control Executor (Dispatch,
-// then wait); commands that block (config, reload, write config, module list and
-// module commands, reopen logs) run on the connection's goroutine and reach the loop
-// only through the APIs that hand work over. Reloads build off the loop; only the
+// The master loop runs on its own goroutine (not locked to a thread: see
+// sched.Options.LockOSThread). Console commands that read or change server state
+// run on it through the control Executor (Dispatch, then wait); commands that
+// block (config, reload, write config, module list and module commands, reopen
+// logs) run on the connection's goroutine and reach the loop only through the APIs
+// that hand work over. Reloads build off the loop; only the
 // module manager's swap runs on it. Metrics scrapes read atomics and snapshots and
 // never wait for the loop.
 package server

@@ -324,7 +324,7 @@ func (p *pool) recordLocked(run time.Duration, err error, panicked bool) {
 
 // defaultSpin bounds how long a worker that has just finished a job polls the queue before it
 // waits on the pool's condition (Options.Spin). A waiting worker's goroutine sleeps with its OS
-// thread parked in the kernel, and the submitter (the master loop, locked to its thread) can
+// thread parked in the kernel, and the submitter (the master loop, busy in its own) can
 // only make it runnable: another thread must then be woken to run it, and on a virtual machine
 // whose other processor sits idle that takes tens of microseconds, paid on every job of a
 // round trip at low load. A spinning worker is still on its thread and sees the job at once.

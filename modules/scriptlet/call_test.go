@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecelerity-go/ecelerity/hooks"
 )
@@ -12,7 +13,15 @@ import (
 // the call gets the hook's failure value, the timeout is counted and logged with the
 // script's position, and the next call runs normally in a reused state.
 func TestEndlessLoopHitsDeadline(t *testing.T) {
+	t.Run("watchdog ticking", func(t *testing.T) { testEndlessLoop(t, 0) })
+	// With no Lua state the watchdog stops its ticker after one tick (2ms in
+	// the harness); the first state created must wake it.
+	t.Run("watchdog woken from its sleep", func(t *testing.T) { testEndlessLoop(t, 50*time.Millisecond) })
+}
+
+func testEndlessLoop(t *testing.T, idle time.Duration) {
 	h := newHarness(t, harnessOpts{})
+	time.Sleep(idle)
 	h.script("spin.lua", `local mod = {}
 function mod:sltest_check(s)
   if s == "spin" then

@@ -99,9 +99,11 @@ type Runtime struct {
 	deadlines map[*deadline]struct{}
 	closed    bool
 
-	stop     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	// statesAdded (buffered, 1) wakes a watchdog asleep for want of states.
+	statesAdded chan struct{}
+	stop        chan struct{}
+	stopOnce    sync.Once
+	wg          sync.WaitGroup
 }
 
 // New returns a runtime and starts its deadline watchdog. It loads no script: scripts load
@@ -137,11 +139,12 @@ func New(opts Options) *Runtime {
 	}
 	rt := &Runtime{
 		opts: opts, log: opts.Logger, loop: opts.Loop, pools: opts.Pools, io: opts.IO, now: opts.Now,
-		base:      time.Now(),
-		gens:      map[*modules.Generation]*genState{},
-		persisted: map[string]*persisted{},
-		deadlines: map[*deadline]struct{}{},
-		stop:      make(chan struct{}),
+		base:        time.Now(),
+		gens:        map[*modules.Generation]*genState{},
+		persisted:   map[string]*persisted{},
+		deadlines:   map[*deadline]struct{}{},
+		stop:        make(chan struct{}),
+		statesAdded: make(chan struct{}, 1),
 	}
 	rt.wg.Add(1)
 	go rt.watchdog(opts.WatchdogTick)
@@ -266,6 +269,10 @@ func (d *deadline) disarm() bool {
 }
 
 // watchdog closes the channels of overrunning calls, every tick, until Close.
+// While no Lua state exists (a daemon without scripts) it stops its ticker
+// and waits for addDeadline: a ticker that fires for nothing wakes an idle
+// processor a hundred times a second and keeps the runtime's monitor thread
+// from backing off, which an event loop serving mail pays for.
 func (rt *Runtime) watchdog(tick time.Duration) {
 	defer rt.wg.Done()
 	t := time.NewTicker(tick)
@@ -283,6 +290,16 @@ func (rt *Runtime) watchdog(tick time.Duration) {
 			ds = append(ds, d)
 		}
 		rt.mu.Unlock()
+		if len(ds) == 0 {
+			t.Stop()
+			select {
+			case <-rt.stop:
+				return
+			case <-rt.statesAdded:
+			}
+			t.Reset(tick)
+			continue
+		}
 		now := rt.mono()
 		for _, d := range ds {
 			at := d.at.Load()
@@ -299,10 +316,16 @@ func (rt *Runtime) watchdog(tick time.Duration) {
 	}
 }
 
+// addDeadline registers the deadline of a new Lua state with the watchdog,
+// waking it if it sleeps.
 func (rt *Runtime) addDeadline(d *deadline) {
 	rt.mu.Lock()
 	rt.deadlines[d] = struct{}{}
 	rt.mu.Unlock()
+	select {
+	case rt.statesAdded <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 }
 
 func (rt *Runtime) removeDeadline(d *deadline) {
