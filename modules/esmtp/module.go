@@ -146,13 +146,13 @@ func (m *Module) openSpool(p *plan, ctx *modules.InitCtx) error {
 		return fmt.Errorf("%w: no %s pool", ErrSpool, threadpool.PoolSpoolIn)
 	}
 	sp, rep, err := spool.Open(spool.Options{
-		Dir: p.spoolDir, Fsync: p.fsync, GroupCommit: p.group, Window: p.window, SyncFS: p.syncFS,
+		Dir: p.spoolDir, Fsync: p.fsync, GroupCommit: p.group, Window: p.window, SyncFS: p.syncFS, SegmentSize: p.segSize,
 		Pools: m.env.Pools, Class: class, Loop: m.env.Loop, Logger: m.env.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrSpool, err)
 	}
-	ctx.Logger().Info("spool open", "dir", p.spoolDir, "messages", rep.Messages, "fsync", p.fsync, "group_commit", p.group, "sync", map[bool]string{false: "fdatasync", true: "syncfs"}[p.syncFS])
+	ctx.Logger().Info("spool open", "dir", p.spoolDir, "messages", rep.Messages, "fsync", p.fsync, "group_commit", p.group, "sync", map[bool]string{false: "fdatasync", true: "syncfs"}[p.syncFS], "segments", rep.Segments, "segment_size", p.segSize)
 	m.spool, m.spoolDir = sp, p.spoolDir
 	return nil
 }

@@ -63,6 +63,7 @@ type optionSet struct {
 	groupCommit  *config.Option[bool]
 	commitWindow *config.Option[float64]
 	chunkSize    *config.Option[uint64]
+	segmentSize  *config.Option[uint64]
 	syncMethod   *config.Option[string]
 
 	// spoolbase and forceFsync are global options that the daemon may define
@@ -170,6 +171,8 @@ func defineOptions(reg *config.Registry) (*optionSet, error) {
 		return nil
 	})
 	o.chunkSize, err = config.Define(reg, config.Spec[uint64]{Name: "Spool_Chunk_Size", Fallback: moduleFallback, Default: "1m"}, config.SizeType())
+	def(err)
+	o.segmentSize, err = config.Define(reg, config.Spec[uint64]{Name: "Spool_Segment_Size", Fallback: moduleFallback, Default: "64m"}, config.SizeType())
 	def(err)
 
 	// Spoolbase and Force_Fsync are the server's: define them unless the

@@ -105,6 +105,7 @@ type plan struct {
 	syncFS   bool
 	window   time.Duration
 	chunk    int
+	segSize  int64 // spool.Options.SegmentSize: negative for one file per message
 }
 
 // servesDomain reports whether d is one of the configuration's Domain scopes
@@ -201,6 +202,10 @@ func buildPlan(o *optionSet, g *config.Generation, version string) (*plan, error
 	p.group = o.groupCommit.Module(g, "")
 	p.syncFS = o.syncMethod.Module(g, "") == "syncfs"
 	p.window = time.Duration(o.commitWindow.Module(g, "") * float64(time.Second))
+	p.segSize = int64(o.segmentSize.Module(g, ""))
+	if p.segSize == 0 {
+		p.segSize = -1 // 0 in the configuration: no segments
+	}
 	p.chunk = int(o.chunkSize.Module(g, ""))
 	if p.chunk < 64<<10 {
 		p.chunk = 64 << 10

@@ -117,8 +117,16 @@ func TestKillDuringLoad(t *testing.T) {
 			t.Errorf("unfinished write %s left after the restart", de.Name())
 		}
 	}
-	if corrupt, _ := os.ReadDir(filepath.Join(dir, "spool", "corrupt")); len(corrupt) != 0 {
-		t.Errorf("%d spool files found corrupt", len(corrupt))
+	// A write cut by the kill may leave the unfinished tail of a segment,
+	// which recovery keeps as corrupt/<segment>.tail; nothing else may be
+	// found damaged.
+	corrupt, _ := os.ReadDir(filepath.Join(dir, "spool", "corrupt"))
+	for _, de := range corrupt {
+		if strings.HasSuffix(de.Name(), ".tail") {
+			t.Logf("unfinished segment tail kept: %s", de.Name())
+			continue
+		}
+		t.Errorf("spool file %s found corrupt", de.Name())
 	}
 	sp := openSpool(t, filepath.Join(dir, "spool"))
 	for _, a := range got {

@@ -100,11 +100,11 @@ func TestSIGTERMDuringData(t *testing.T) {
 	if n := countSpool(t, dir); n != 1 {
 		t.Errorf("the spool holds %d messages after the shutdown, want 1", n)
 	}
-	body, err := os.ReadFile(filepath.Join(dir, "spool", "queue", id))
-	if err != nil {
-		t.Fatalf("message %s is not in the spool: %v", id, err)
+	body, ok := spooled(t, dir)[id]
+	if !ok {
+		t.Fatalf("message %s is not in the spool", id)
 	}
-	if !strings.Contains(string(body), "begun before SIGTERM\r\nfinished after SIGTERM\r\n") {
+	if !strings.Contains(body, "begun before SIGTERM\r\nfinished after SIGTERM\r\n") {
 		t.Errorf("spooled message %s lacks its body:\n%q", id, body)
 	}
 	ml, err := os.ReadFile(filepath.Join(dir, "mainlog"))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecelerity-go/ecelerity/modules/esmtp/spool"
 )
 
 // clientPy is a client built on Python's smtplib (and, for pipelining, a raw
@@ -126,19 +128,26 @@ func wantLines(t *testing.T, out string, want ...string) {
 	}
 }
 
+// countSpool counts the whole messages in the spool of the daemon whose
+// directory is dir, reading it from outside as an operator's tool would.
 func countSpool(t *testing.T, dir string) int {
 	t.Helper()
-	des, err := os.ReadDir(filepath.Join(dir, "spool", "queue"))
+	return len(spooled(t, dir))
+}
+
+// spooled returns the bodies of the whole messages in the spool of the
+// daemon whose directory is dir, by id.
+func spooled(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := spool.Scan(filepath.Join(dir, "spool"), func(env *spool.Envelope, body []byte) error {
+		out[env.ID] = string(body)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, de := range des {
-		if !strings.HasPrefix(de.Name(), ".") {
-			n++
-		}
-	}
-	return n
+	return out
 }
 
 func TestSmtplibTransaction(t *testing.T) {

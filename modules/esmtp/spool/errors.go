@@ -12,6 +12,9 @@ var (
 	ErrNotFound = errors.New("spool: no such message")
 	// ErrBadID is returned for an id that cannot name a spool file.
 	ErrBadID = errors.New("spool: bad message id")
+	// ErrDuplicate is returned by a commit whose message id the spool
+	// already holds.
+	ErrDuplicate = errors.New("spool: message id already spooled")
 	// ErrClosed is returned for work handed to a closed spool.
 	ErrClosed = errors.New("spool: closed")
 	// ErrOptions is returned by Open for unusable options.

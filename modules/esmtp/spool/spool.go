@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,10 @@ type Options struct {
 	// also flushes every other dirty file of that file system, so it pays off
 	// only for a spool on a file system of its own.
 	SyncFS bool
+	// SegmentSize is the size at which the writer starts a new segment file
+	// (see "Segments" in doc.go); zero means DefaultSegmentSize. A negative
+	// value turns segments off: every message gets a file of its own.
+	SegmentSize int64
 	// Pools and Class name the pool the writer jobs run in (SPOOLIN).
 	Pools *threadpool.Manager
 	Class threadpool.ClassID
@@ -52,13 +57,20 @@ type Entry struct {
 	Received time.Time
 	MailFrom string
 	Rcpts    []string
+
+	// Where the message is: a record at off in segment seg, or its own file
+	// (named by ID) when seg is nil.
+	seg *segment
+	off int64
 }
 
 // Report says what Open found in the spool directory.
 type Report struct {
 	Messages    int      // whole messages now in the index
 	TempRemoved int      // temporary files of unfinished writes removed
-	Corrupt     []string // files moved aside to corrupt/
+	Corrupt     []string // files moved aside to corrupt/, and records skipped ("segment@offset")
+	Segments    int      // segment files holding live messages
+	TornTails   int      // segments whose unfinished tail was cut off
 }
 
 // Spool is a spool directory with its writer. Create it with Open.
@@ -69,12 +81,25 @@ type Spool struct {
 	pidPart  string // "-<pid, 5 digits>-", the middle of every id
 	seq      atomic.Uint32
 
-	// mu guards index, pending and closed. The loop appends to pending; the
-	// writer job takes it whole.
+	// mu guards index, segs (and the live and current fields of each
+	// segment), pending and closed. The loop appends to pending; the writer
+	// job takes it whole.
 	mu      sync.Mutex
 	index   map[string]Entry
+	segs    map[string]*segment
 	pending []*op
 	closed  bool
+
+	// Writer-only (the loop for an Inline spool, else the one writer job):
+	// the segment records are appended to, the number of the next one, and
+	// the scratch of the records' vectored writes.
+	cur     *segment
+	nextSeg uint64
+	recs    []record
+	recMsgs []*Message
+	iov     [][]byte
+	oneMsg  [1]*Message // CommitNow's message and body, without allocating slices
+	oneBody [1][]byte
 
 	// Loop-only: whether a writer job is submitted, and the job itself,
 	// reused (the threadpool lets its owner resubmit it once it completed).
@@ -106,7 +131,13 @@ func Open(opts Options) (*Spool, Report, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Spool{opts: opts, queueDir: filepath.Join(opts.Dir, "queue"), pidPart: fmt.Sprintf("-%05d-", os.Getpid()), index: map[string]Entry{}}
+	if opts.SegmentSize == 0 {
+		opts.SegmentSize = DefaultSegmentSize
+	}
+	s := &Spool{
+		opts: opts, queueDir: filepath.Join(opts.Dir, "queue"), pidPart: fmt.Sprintf("-%05d-", os.Getpid()),
+		index: map[string]Entry{}, segs: map[string]*segment{},
+	}
 	for _, d := range []string{s.queueDir, filepath.Join(opts.Dir, "corrupt")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, rep, fmt.Errorf("spool: open: %w", err)
@@ -121,8 +152,10 @@ func Open(opts Options) (*Spool, Report, error) {
 	}
 	s.dirfd = fd
 	s.job = threadpool.Job{Name: "spool commit", Class: opts.Class, Work: s.work, Mode: threadpool.CompleteCallbackSched, Done: s.done, Loop: opts.Loop}
+	s.seq.Store(s.lastSeq())
 	rep.Messages = len(s.index)
-	if rep.TempRemoved > 0 || len(rep.Corrupt) > 0 {
+	rep.Segments = len(s.segs)
+	if rep.TempRemoved > 0 || len(rep.Corrupt) > 0 || rep.TornTails > 0 {
 		opts.Logger.Warn("spool recovered", "dir", opts.Dir, "messages", rep.Messages, "temp_removed", rep.TempRemoved, "corrupt", len(rep.Corrupt))
 	}
 	return s, rep, nil
@@ -146,6 +179,12 @@ func (s *Spool) recover(rep *Report) error {
 		if !de.Type().IsRegular() {
 			continue
 		}
+		if n, ok := segNumber(name); ok {
+			if err := s.recoverSegment(name, n, rep); err != nil {
+				return err
+			}
+			continue
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("spool: recover: %w", err)
@@ -162,9 +201,29 @@ func (s *Spool) recover(rep *Report) error {
 			rep.Corrupt = append(rep.Corrupt, name)
 			continue
 		}
+		if _, dup := s.index[name]; dup {
+			continue // kept from a segment already; see recoverSegment
+		}
 		s.index[name] = entryOf(env, int64(len(body)))
 	}
 	return nil
+}
+
+// lastSeq returns the highest counter of the recovered ids that carry this
+// process's id, so that a spool opened again by the same process (or by a
+// later one that was given the same pid) does not hand out an id again.
+func (s *Spool) lastSeq() uint32 {
+	var last uint32
+	for id := range s.index {
+		i := strings.Index(id, s.pidPart)
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseUint(id[i+len(s.pidPart):], 16, 32); err == nil && uint32(v) > last {
+			last = uint32(v)
+		}
+	}
+	return last
 }
 
 // tmpPrefix starts the name of a file still being written; recovery removes
@@ -237,11 +296,32 @@ func (s *Spool) Drop(id string) error {
 	if !validID(id) {
 		return fmt.Errorf("%w: %q", ErrBadID, id)
 	}
+	// Taken out of the index first, so that two drops of one id do not both
+	// reach the file; put back if the drop fails.
 	s.mu.Lock()
-	_, ok := s.index[id]
+	e, ok := s.index[id]
+	delete(s.index, id)
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err := s.drop(e); err != nil {
+		s.mu.Lock()
+		s.index[id] = e
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// drop removes the message of e, which the caller took out of the index.
+func (s *Spool) drop(e Entry) error {
+	id := e.ID
+	if e.seg != nil {
+		if err := s.dropRecord(e); err != nil {
+			return fmt.Errorf("spool: drop %s: %w", id, err)
+		}
+		return nil
 	}
 	if err := os.Remove(filepath.Join(s.queueDir, id)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -254,9 +334,6 @@ func (s *Spool) Drop(id string) error {
 			return fmt.Errorf("spool: drop %s: %w", id, err)
 		}
 	}
-	s.mu.Lock()
-	delete(s.index, id)
-	s.mu.Unlock()
 	return nil
 }
 
@@ -265,6 +342,16 @@ func (s *Spool) Drop(id string) error {
 func (s *Spool) Load(id string) (*Envelope, []byte, error) {
 	if !validID(id) {
 		return nil, nil, fmt.Errorf("%w: %q", ErrBadID, id)
+	}
+	s.mu.Lock()
+	e, ok := s.index[id]
+	s.mu.Unlock()
+	if ok && e.seg != nil {
+		env, body, err := s.loadRecord(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("spool: load %s: %w", id, err)
+		}
+		return env, body, nil
 	}
 	data, err := os.ReadFile(filepath.Join(s.queueDir, id))
 	if err != nil {
@@ -292,5 +379,60 @@ func (s *Spool) Close() error {
 	}
 	s.closed = true
 	s.syncer.close()
+	if c := s.cur; c != nil {
+		// No writer runs any more (see above): the segment is sealed.
+		s.cur = nil
+		c.current = false
+		_ = closeFD(c.fd)
+		c.fd = -1
+	}
 	return closeFD(s.dirfd)
+}
+
+// Scan calls fn for every whole message in the spool at dir (Spoolbase): the
+// message files and the live records of the segments, in no set order. It
+// only reads, so it may run beside a daemon that writes the spool (a message
+// being written may or may not be seen) and changes nothing that recovery
+// would: files and records that do not check are skipped. It is for tools and
+// tests that look at a spool from outside the process that owns it. fn's
+// error stops the scan and is returned.
+func Scan(dir string, fn func(env *Envelope, body []byte) error) error {
+	q := filepath.Join(dir, "queue")
+	des, err := os.ReadDir(q)
+	if err != nil {
+		return fmt.Errorf("spool: scan: %w", err)
+	}
+	for _, de := range des {
+		name := de.Name()
+		if strings.HasPrefix(name, ".") || !de.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(q, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // dropped meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("spool: scan: %w", err)
+		}
+		if _, ok := segNumber(name); ok {
+			recs, _, _ := scanSegment(data)
+			for _, r := range recs {
+				if !r.live {
+					continue
+				}
+				if err := fn(r.env, r.body); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		env, body, err := decodeFile(data)
+		if err != nil || env.ID != name {
+			continue
+		}
+		if err := fn(env, body); err != nil {
+			return err
+		}
+	}
+	return nil
 }

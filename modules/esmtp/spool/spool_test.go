@@ -52,7 +52,14 @@ func newHarness(t testing.TB) *harness {
 
 func (h *harness) open(t testing.TB, dir string, fsync, group bool) *Spool {
 	t.Helper()
-	s, _, err := Open(Options{Dir: dir, Fsync: fsync, GroupCommit: group, Pools: h.pools, Class: h.class, Loop: h.loop})
+	return h.openOpts(t, Options{Dir: dir, Fsync: fsync, GroupCommit: group})
+}
+
+// openOpts opens a spool with opts and the harness's pools and loop.
+func (h *harness) openOpts(t testing.TB, opts Options) *Spool {
+	t.Helper()
+	opts.Pools, opts.Class, opts.Loop = h.pools, h.class, h.loop
+	s, _, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +149,12 @@ func TestGroupCommitManyMessages(t *testing.T) {
 	}
 }
 
+// TestRecovery damages message files of a spool without segments; see
+// TestSegmentRecovery for segments.
 func TestRecovery(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t)
-	s := h.open(t, dir, true, true)
+	s := h.openOpts(t, Options{Dir: dir, Fsync: true, GroupCommit: true, SegmentSize: -1})
 	good := h.spoolOne(t, s, []string{"r@x.example"}, "body\r\n")
 	half := h.spoolOne(t, s, []string{"r@x.example"}, "another body\r\n")
 	s.Close()
@@ -334,7 +343,8 @@ func TestCommitNow(t *testing.T) {
 	}
 }
 
-// TestInlineCommitNames checks which names an Inline spool's commit uses: a
+// TestInlineCommitNames checks which names an Inline spool without segments
+// uses: a
 // message that never left memory is written in place under its id (a file
 // in the way at its temporary name does not matter), one flushed in chunks
 // goes through its temporary name, and an id whose file already exists is
@@ -356,7 +366,7 @@ func TestInlineCommitNames(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s := h.open(t, dir, false, false)
+			s := h.openOpts(t, Options{Dir: dir, SegmentSize: -1})
 			q := filepath.Join(dir, "queue")
 			id := s.NewID(time.Now())
 			var inWay string

@@ -155,9 +155,23 @@ func (m *Message) CommitNow() error {
 		putBuf(data)
 		return ErrClosed
 	}
+	if !m.flushed && m.s.opts.SegmentSize > 0 {
+		// Nothing written yet: the message is one record appended to the
+		// current segment (see "Segments" in doc.go).
+		if err := m.s.checkNewID(m.env.ID, nil); err != nil {
+			putBuf(data)
+			return err
+		}
+		s := m.s
+		s.oneMsg[0], s.oneBody[0] = m, data
+		err := s.commitRecords(s.oneMsg[:], s.oneBody[:])
+		s.oneMsg[0], s.oneBody[0] = nil, nil
+		return err
+	}
 	if !m.flushed {
-		// Nothing written yet: the whole file goes out in one writev under
-		// its final name, with no rename (see "Writing in place" in doc.go).
+		// Nothing written yet and no segments: the whole file goes out in one
+		// writev under its final name, with no rename (see "Writing in place"
+		// in doc.go).
 		m.inPlace = true
 	}
 	if err := m.finish(data); err != nil {
@@ -244,7 +258,7 @@ func (s *Spool) work(*threadpool.Job) error {
 	s.mu.Lock()
 	s.batch, s.pending = s.pending, s.spare[:0]
 	s.mu.Unlock()
-	var commits []*op
+	var commits, recOps []*op
 	for _, o := range s.batch {
 		m := o.msg
 		switch o.kind {
@@ -253,6 +267,10 @@ func (s *Spool) work(*threadpool.Job) error {
 		case opAbort:
 			m.discard()
 		case opCommit:
+			if !m.flushed && s.opts.SegmentSize > 0 {
+				recOps = append(recOps, o)
+				continue
+			}
 			if o.err = m.finish(o.data); o.err != nil {
 				m.discard()
 				continue
@@ -260,6 +278,7 @@ func (s *Spool) work(*threadpool.Job) error {
 			commits = append(commits, o)
 		}
 	}
+	s.commitRecordOps(recOps)
 	if len(commits) == 0 {
 		return nil
 	}
@@ -339,6 +358,93 @@ func (s *Spool) done(*threadpool.Job) {
 	if more {
 		s.submit()
 	}
+}
+
+// commitRecordOps appends the messages of ops, whose bodies never left
+// memory, to the current segment: all in one write and one flush with group
+// commit, else one write and one flush each. Each op's err says whether its
+// message is spooled. Writer job only.
+func (s *Spool) commitRecordOps(ops []*op) {
+	if len(ops) == 0 {
+		return
+	}
+	// An id already spooled, or twice in the batch, is refused, as a file
+	// named by it would be (O_EXCL).
+	seen := make(map[string]bool, len(ops))
+	kept := ops[:0:0]
+	for _, o := range ops {
+		if o.err = s.checkNewID(o.msg.env.ID, seen); o.err != nil {
+			putBuf(o.data)
+			continue
+		}
+		seen[o.msg.env.ID] = true
+		kept = append(kept, o)
+	}
+	ops = kept
+	one := s.opts.Fsync && !s.opts.GroupCommit
+	msgs, bodies := s.recMsgs[:0], make([][]byte, 0, len(ops))
+	for i, o := range ops {
+		msgs, bodies = append(msgs, o.msg), append(bodies, o.data)
+		if !one && i < len(ops)-1 {
+			continue
+		}
+		err := s.commitRecords(msgs, bodies)
+		for _, o := range ops[i+1-len(msgs) : i+1] {
+			o.err = err
+		}
+		clear(msgs)
+		msgs, bodies = msgs[:0], bodies[:0]
+	}
+	s.recMsgs = msgs
+}
+
+// checkNewID fails if id is in the index or in batch.
+func (s *Spool) checkNewID(id string, batch map[string]bool) error {
+	s.mu.Lock()
+	_, dup := s.index[id]
+	s.mu.Unlock()
+	if dup || batch[id] {
+		return fmt.Errorf("spool: commit %s: %w", id, ErrDuplicate)
+	}
+	return nil
+}
+
+// commitRecords appends the records of msgs, whose whole bodies are bodies,
+// to the current segment, starting a new one if it is full, and flushes
+// them when Fsync is on; then they are in the index. The bodies go back to
+// the buffer pool. Writer only (the loop for an Inline spool).
+func (s *Spool) commitRecords(msgs []*Message, bodies [][]byte) error {
+	recs := s.recs[:0]
+	defer func() {
+		for _, r := range recs {
+			putBuf(r.tail)
+		}
+		clear(recs)
+		s.recs = recs[:0]
+		for _, b := range bodies {
+			putBuf(b)
+		}
+	}()
+	var n int64
+	for _, m := range msgs {
+		r, err := m.encodeRecord(bodies[len(recs)])
+		if err != nil {
+			return err
+		}
+		recs = append(recs, r)
+		n += r.len()
+	}
+	seg, err := s.segmentFor(n)
+	if err != nil {
+		return err
+	}
+	if err := s.appendRecords(seg, recs, msgs); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		m.written = m.size
+	}
+	return nil
 }
 
 // open creates the message's temporary file. Writer only.

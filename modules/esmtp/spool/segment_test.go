@@ -1,0 +1,394 @@
+package spool
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// segmentModes are the writer modes a segment is written in.
+var segmentModes = []struct {
+	name         string
+	fsync, group bool
+	inline       bool // commit with CommitNow on the loop (Fsync off)
+}{
+	{"inline", false, false, true},
+	{"writer job without fsync", false, false, false},
+	{"fsync per message", true, false, false},
+	{"group commit", true, true, false},
+}
+
+// spoolSmall commits one message whose body stays in memory (a segment
+// record), with CommitNow when inline.
+func (h *harness) spoolSmall(t testing.TB, s *Spool, inline bool, body string) (string, error) {
+	t.Helper()
+	res := make(chan error, 1)
+	var id string
+	h.onLoop(func() {
+		id = s.NewID(time.Now())
+		m := s.Begin(&Envelope{ID: id, Received: time.Now(), Peer: "127.0.0.1:1", Helo: "h", MailFrom: "a@b.example", Rcpts: []string{"r@x.example"}})
+		m.Write([]byte(body))
+		if inline {
+			res <- m.CommitNow()
+			return
+		}
+		m.Commit(func(err error) { res <- err })
+	})
+	return id, <-res
+}
+
+// queueFiles returns the names in dir's queue directory.
+func queueFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(filepath.Join(dir, "queue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
+func segmentsIn(names []string) (segs []string) {
+	for _, n := range names {
+		if _, ok := segNumber(n); ok {
+			segs = append(segs, n)
+		}
+	}
+	return segs
+}
+
+// TestSegmentRoundTrip: in every writer mode, small messages go to one
+// segment file, a chunked one to a file of its own; all load back, before
+// and after the spool is opened again.
+func TestSegmentRoundTrip(t *testing.T) {
+	for _, mode := range segmentModes {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t)
+			dir := t.TempDir()
+			s := h.open(t, dir, mode.fsync, mode.group)
+			want := map[string]string{}
+			for i := range 20 {
+				body := fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i, strings.Repeat("x", i*37))
+				id, err := h.spoolSmall(t, s, mode.inline, body)
+				if err != nil {
+					t.Fatalf("commit %d: %v", i, err)
+				}
+				want[id] = body
+			}
+			chunked := h.spoolOne(t, s, []string{"r@x.example"}, "part one\r\n", "part two\r\n")
+			want[chunked] = "part one\r\npart two\r\n"
+
+			names := queueFiles(t, dir)
+			if segs := segmentsIn(names); len(segs) != 1 || len(names) != 2 {
+				t.Fatalf("queue holds %v; want one segment and the chunked message's file", names)
+			}
+			check := func(s *Spool) {
+				t.Helper()
+				if s.Count() != len(want) {
+					t.Fatalf("Count = %d, want %d", s.Count(), len(want))
+				}
+				for id, body := range want {
+					env, got, err := s.Load(id)
+					if err != nil || string(got) != body || env.ID != id || env.Rcpts[0] != "r@x.example" {
+						t.Fatalf("Load(%s) = %+v %q %v; want %q", id, env, got, err, body)
+					}
+				}
+			}
+			check(s)
+			s.Close()
+			s2, rep, err := Open(Options{Dir: dir, Fsync: mode.fsync, Pools: h.pools, Class: h.class, Loop: h.loop})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			if rep.Messages != len(want) || rep.Segments != 1 || rep.TornTails != 0 || len(rep.Corrupt) != 0 {
+				t.Fatalf("report = %+v", rep)
+			}
+			check(s2)
+			// The writer of the reopened spool starts a segment of its own.
+			id, err := h.spoolSmall(t, s2, !mode.fsync, "after\r\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, got, err := s2.Load(id); err != nil || string(got) != "after\r\n" {
+				t.Fatalf("Load after reopen = %q %v", got, err)
+			}
+			if segs := segmentsIn(queueFiles(t, dir)); len(segs) != 2 {
+				t.Fatalf("segments %v, want the old one and a new one", segs)
+			}
+		})
+	}
+}
+
+// TestSegmentRotation: a full segment is sealed and a new one started; the
+// records of all of them load after a reopen.
+func TestSegmentRotation(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	s := h.openOpts(t, Options{Dir: dir, Fsync: true, GroupCommit: true, SegmentSize: 2048})
+	var ids []string
+	for i := range 12 {
+		id, err := h.spoolSmall(t, s, false, strings.Repeat("y", 400)+fmt.Sprint(i)+"\r\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	segs := segmentsIn(queueFiles(t, dir))
+	if len(segs) < 3 {
+		t.Fatalf("%d segments for 12 records of 600 bytes in segments of 2 KiB", len(segs))
+	}
+	for _, name := range segs {
+		if fi, err := os.Stat(filepath.Join(dir, "queue", name)); err != nil || fi.Size() > 2048 {
+			t.Fatalf("segment %s: %v, %d bytes", name, err, fi.Size())
+		}
+	}
+	s.Close()
+	s2, rep, err := Open(Options{Dir: dir, Fsync: true, Pools: h.pools, Class: h.class, Loop: h.loop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if rep.Messages != 12 || rep.Segments != len(segs) {
+		t.Fatalf("report = %+v, want 12 messages in %d segments", rep, len(segs))
+	}
+	for i, id := range ids {
+		if _, body, err := s2.Load(id); err != nil || !strings.HasSuffix(string(body), fmt.Sprint(i)+"\r\n") {
+			t.Fatalf("Load(%s) = %q %v", id, body, err)
+		}
+	}
+}
+
+// TestSegmentDrop: a dropped record stays dropped across a reopen; a sealed
+// segment whose records are all dropped is removed, the current one only
+// once the writer has left it.
+func TestSegmentDrop(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	s := h.openOpts(t, Options{Dir: dir, Fsync: true, GroupCommit: true, SegmentSize: 1024})
+	var ids []string
+	for i := range 4 {
+		id, err := h.spoolSmall(t, s, false, strings.Repeat("z", 500)+fmt.Sprint(i)+"\r\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// Records of ~700 bytes in segments of 1 KiB: one per segment, the last
+	// one current.
+	segs := segmentsIn(queueFiles(t, dir))
+	if len(segs) != 4 {
+		t.Fatalf("segments %v, want 4", segs)
+	}
+	if err := s.Drop(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Drop(ids[0]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second drop: %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "queue", segs[0])); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("sealed segment of the dropped record kept: %v", err)
+	}
+	if err := s.Drop(ids[3]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "queue", segs[3])); err != nil {
+		t.Fatalf("current segment removed under the writer: %v", err)
+	}
+	if _, _, err := s.Load(ids[3]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load of a dropped message: %v", err)
+	}
+	s.Close()
+	s2, rep, err := Open(Options{Dir: dir, Fsync: true, Pools: h.pools, Class: h.class, Loop: h.loop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if rep.Messages != 2 || s2.Count() != 2 {
+		t.Fatalf("report = %+v, want the 2 messages not dropped", rep)
+	}
+	for _, id := range ids[1:3] {
+		if _, _, err := s2.Load(id); err != nil {
+			t.Fatalf("Load(%s): %v", id, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "queue", segs[3])); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("segment without live records kept after recovery: %v", err)
+	}
+}
+
+// TestSegmentRecovery: an unfinished record at the end of a segment (a
+// crash inside a write) is cut off and kept in corrupt/, a damaged record in
+// the middle is skipped and reported, and every other record is recovered.
+func TestSegmentRecovery(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	s := h.open(t, dir, true, true)
+	var ids []string
+	for i := range 3 {
+		id, err := h.spoolSmall(t, s, false, fmt.Sprintf("message %d\r\n", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	s.Close()
+	seg := filepath.Join(dir, "queue", segmentsIn(queueFiles(t, dir))[0])
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := len(data)
+	// Damage the middle record's body, then append half of a record.
+	data = bytes.Replace(data, []byte("message 1"), []byte("massage 1"), 1)
+	rec := data[:whole/3]
+	data = append(data, rec[:len(rec)/2]...)
+	if err := os.WriteFile(seg, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s2, rep, err := Open(Options{Dir: dir, Fsync: true, Pools: h.pools, Class: h.class, Loop: h.loop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if rep.Messages != 2 || rep.TornTails != 1 || len(rep.Corrupt) != 2 {
+		t.Fatalf("report = %+v; want 2 messages, 1 torn tail, the bad record and the tail in Corrupt", rep)
+	}
+	for i, id := range ids {
+		_, body, err := s2.Load(id)
+		if i == 1 {
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("damaged record: %v", err)
+			}
+			continue
+		}
+		if err != nil || string(body) != fmt.Sprintf("message %d\r\n", i) {
+			t.Fatalf("Load(%s) = %q %v", id, body, err)
+		}
+	}
+	if fi, err := os.Stat(seg); err != nil || fi.Size() != int64(whole) {
+		t.Fatalf("segment after recovery: %v, size %d; want the torn tail cut to %d", err, fi.Size(), whole)
+	}
+	saved, err := os.ReadFile(filepath.Join(dir, "corrupt", filepath.Base(seg)+".tail"))
+	if err != nil || !bytes.Equal(saved, rec[:len(rec)/2]) {
+		t.Fatalf("saved tail = %d bytes, %v; want the %d bytes cut off", len(saved), err, len(rec)/2)
+	}
+}
+
+// TestSegmentDuplicateID: an id already spooled is refused, as O_EXCL
+// refuses a message file, and the spooled message is untouched.
+func TestSegmentDuplicateID(t *testing.T) {
+	for _, mode := range segmentModes {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t)
+			s := h.open(t, t.TempDir(), mode.fsync, mode.group)
+			id, err := h.spoolSmall(t, s, mode.inline, "first\r\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := make(chan error, 1)
+			h.onLoop(func() {
+				m := s.Begin(&Envelope{ID: id, Rcpts: []string{"r@x.example"}})
+				m.Write([]byte("second\r\n"))
+				if mode.inline {
+					res <- m.CommitNow()
+					return
+				}
+				m.Commit(func(err error) { res <- err })
+			})
+			if err := <-res; !errors.Is(err, ErrDuplicate) {
+				t.Fatalf("second commit of %s: %v, want ErrDuplicate", id, err)
+			}
+			if _, body, err := s.Load(id); err != nil || string(body) != "first\r\n" || s.Count() != 1 {
+				t.Fatalf("Load = %q %v, Count %d", body, err, s.Count())
+			}
+		})
+	}
+}
+
+// TestScanSegmentStopsAtGarbage: scanSegment never reads past a header that
+// does not parse or a length that runs past the end.
+func TestScanSegmentStopsAtGarbage(t *testing.T) {
+	env := &Envelope{ID: "A", Rcpts: []string{"r@x"}}
+	body := []byte("hi\r\n")
+	e := appendEnvelope(nil, env)
+	payload := appendTrailer(append(append([]byte(nil), body...), e...), int64(len(body)), len(e), crc32IEEE(append(append([]byte(nil), body...), e...)))
+	rec := append(appendRecHeader(nil, int64(len(payload))), payload...)
+	cases := map[string]struct {
+		data     []byte
+		recs     int
+		tailAt   int
+		dataSize int
+	}{
+		"one record":        {rec, 1, len(rec), len(rec)},
+		"zeros after":       {append(append([]byte(nil), rec...), make([]byte, 100)...), 1, len(rec), len(rec) + 100},
+		"length past end":   {append(appendRecHeader(nil, 1<<40), payload...), 0, 0, 0},
+		"short header":      {rec[:10], 0, 0, 10},
+		"unknown magic":     {append([]byte("XXREC1 "), rec[7:]...), 0, 0, len(rec)},
+		"header not hex":    {append(append([]byte(recLive), []byte("zzzzzzzzzzzzzzzz\n")...), payload...), 0, 0, 0},
+		"length too short":  {append(appendRecHeader(nil, 3), payload...), 0, 0, 0},
+		"dropped is parsed": {append([]byte(recDropped), rec[len(recDropped):]...), 1, len(rec), len(rec)},
+	}
+	for name, tc := range cases {
+		recs, bad, tail := scanSegment(tc.data)
+		if len(recs) != tc.recs || len(bad) != 0 || tail != int64(tc.tailAt) {
+			t.Errorf("%s: %d records, %d bad, tail at %d; want %d records, tail at %d", name, len(recs), len(bad), tail, tc.recs, tc.tailAt)
+		}
+	}
+}
+
+// TestScanReadsWithoutChanging: Scan sees the messages of segments and of
+// files, skips dropped and damaged ones, and leaves a torn tail in place
+// (only recovery, in the process that owns the spool, cuts it).
+func TestScanReadsWithoutChanging(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	s := h.open(t, dir, true, true)
+	keep, err := h.spoolSmall(t, s, false, "kept\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := h.spoolSmall(t, s, false, "dropped\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunked := h.spoolOne(t, s, []string{"r@x.example"}, "a\r\n", "b\r\n")
+	if err := s.Drop(dropped); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	seg := filepath.Join(dir, "queue", segmentsIn(queueFiles(t, dir))[0])
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte(recLive + "00000000000fffff\ntorn"))
+	f.Close()
+	before, _ := os.ReadFile(seg)
+
+	got := map[string]string{}
+	if err := Scan(dir, func(env *Envelope, body []byte) error {
+		got[env.ID] = string(body)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[keep] != "kept\r\n" || got[chunked] != "a\r\nb\r\n" {
+		t.Fatalf("Scan found %q", got)
+	}
+	if after, _ := os.ReadFile(seg); !bytes.Equal(before, after) {
+		t.Fatal("Scan changed the segment")
+	}
+	stop := errors.New("stop")
+	if err := Scan(dir, func(*Envelope, []byte) error { return stop }); err != stop {
+		t.Fatalf("Scan returned %v, want fn's error", err)
+	}
+}
