@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -120,7 +121,7 @@ func sockaddr(network, addr string) (unix.Sockaddr, int, error) {
 // owning fd).
 func Accept(fd int) (int, unix.Sockaddr, error) {
 	for {
-		nfd, sa, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		nfd, sa, err := accept4(fd)
 		switch err {
 		case nil:
 			return nfd, sa, nil
@@ -132,6 +133,56 @@ func Accept(fd int) (int, unix.Sockaddr, error) {
 			return -1, nil, fmt.Errorf("sched: accept: %w", os.NewSyscallError("accept4", err))
 		}
 	}
+}
+
+// accept4 is unix.Accept4 without its extra system call: x/sys turns an
+// IPv4 or IPv6 peer address into a Sockaddr only after a getsockopt
+// (SO_PROTOCOL) that tells an L2TP socket apart, which a TCP listener never
+// is. The peer address is decoded here for the families a listener serves.
+func accept4(fd int) (int, unix.Sockaddr, error) {
+	var rsa unix.RawSockaddrAny
+	l := uint32(unix.SizeofSockaddrAny)
+	nfd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)),
+		uintptr(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC), 0, 0)
+	if errno != 0 {
+		return -1, nil, errno
+	}
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+		sa := &unix.SockaddrInet4{Addr: p.Addr}
+		b := (*[2]byte)(unsafe.Pointer(&p.Port))
+		sa.Port = int(b[0])<<8 | int(b[1])
+		return int(nfd), sa, nil
+	case unix.AF_INET6:
+		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+		sa := &unix.SockaddrInet6{Addr: p.Addr, ZoneId: p.Scope_id}
+		b := (*[2]byte)(unsafe.Pointer(&p.Port))
+		sa.Port = int(b[0])<<8 | int(b[1])
+		return int(nfd), sa, nil
+	case unix.AF_UNIX:
+		// As x/sys decodes it: a leading NUL (an abstract name, or none at
+		// all) reads as '@', and the name ends at the first NUL.
+		p := (*unix.RawSockaddrUnix)(unsafe.Pointer(&rsa))
+		path := (*[len(p.Path)]byte)(unsafe.Pointer(&p.Path))[:]
+		if path[0] == 0 {
+			path[0] = '@'
+		}
+		for i, c := range path {
+			if c == 0 {
+				path = path[:i]
+				break
+			}
+		}
+		return int(nfd), &unix.SockaddrUnix{Name: string(path)}, nil
+	}
+	// Anything else: let x/sys decode it.
+	sa, err := unix.Getpeername(int(nfd))
+	if err != nil {
+		unix.Close(int(nfd))
+		return -1, nil, err
+	}
+	return int(nfd), sa, nil
 }
 
 // Addr returns the local address of a socket (the port picked for port 0).

@@ -4,6 +4,8 @@
 #   ours-disk    the ESMTP listener with the durable spool on disk (group commit)
 #   ours-syncfs  the same with Spool_Sync_Method = "syncfs" (one syncfs per batch)
 #   ours-fsync1  the same with Spool_Group_Commit = false (one fsync per message)
+#   ours-files   as ours-tmpfs with Spool_Segment_Size = 0: a file per message
+#                instead of segment records (not in the default SERVERS)
 #   smtp-sink    Postfix's C event-loop sink, which keeps nothing
 #   go-smtp      github.com/emersion/go-smtp v0.25.1 with a discard backend
 # at 1, 10 and 100 sessions, 1 KiB and 100 KiB messages, with -d (connections
@@ -52,9 +54,11 @@ tck=$(getconf CLK_TCK)
 echo "building..." >&2
 (cd "$top" && go build -o "$work/ecelerity" ./cmd/ecelerity && go build -o "$work/gosmtpsink" ./bench/smtp/gosmtpsink)
 
-conf() { # name port spooldir fsync group [sync-method]
+conf() { # name port spooldir fsync group [sync-method [segment-size]]
   local extra=""
   [ -n "${6:-}" ] && extra="Spool_Sync_Method = $6"
+  [ -n "${7:-}" ] && extra="$extra
+  Spool_Segment_Size = $7"
   # No Logging stanza: the daemon writes no mainlog or paniclog, as the peers
   # keep no log either; its own lines go to stderr.
   cat >"$work/$1.conf" <<CONF
@@ -73,7 +77,7 @@ CONF
 }
 
 declare -A port pid spooldir
-start_ours() { # name port spooldir fsync group [sync-method]
+start_ours() { # name port spooldir fsync group [sync-method [segment-size]]
   local bin=$work/ecelerity
   case $1 in base-*) bin=$BASELINE ;; esac
   conf "$@"
@@ -86,6 +90,7 @@ start_ours ours-tmpfs 2531 "$shm/spool" false true
 start_ours ours-disk 2532 "$disk/spool" true true
 start_ours ours-fsync1 2533 "$disk/spool1" true false
 start_ours ours-syncfs 2536 "$disk/spool2" true true syncfs
+case " $SERVERS " in *" ours-files "*) start_ours ours-files 2537 "$shm/fspool" false true fdatasync 0 ;; esac
 if [ -n "$BASELINE" ]; then
   start_ours base-tmpfs 2541 "$shm/bspool" false true
   start_ours base-disk 2542 "$disk/bspool" true true

@@ -199,6 +199,9 @@ func (s *session) onEvent(ev *sched.Event, fired sched.Mask, now time.Time) sche
 // run processes what is buffered, writes the replies, reads more, and returns
 // the interest mask. It is the only place a session closes or suspends.
 func (s *session) run(now time.Time) sched.Mask {
+	// greeting: this call may send the greeting, to which the client cannot
+	// have answered yet; reading after it would only find the socket empty.
+	greeting := s.state == stConnect
 	for {
 		s.process(now)
 		var need sched.Mask
@@ -240,6 +243,10 @@ func (s *session) run(now time.Time) sched.Mask {
 			return sched.Read
 		case s.state == stConnect:
 			continue
+		case greeting && s.tlsc == nil:
+			// The greeting went out: wait for epoll to say the answer came.
+			s.idle()
+			return sched.Read
 		}
 		n, need, err := s.read()
 		if err != nil {
