@@ -14,6 +14,10 @@
 # then the ratios against smtp-sink.
 #
 # Usage: bench/smtp/run.sh [scale]   (scale multiplies the message counts; 1 by default)
+# Each cell runs ROUNDS times (3 by default), every server once per round, one
+# after the other, and reports each server's median rate and median CPU: on a
+# shared machine whose speed drifts from minute to minute, the servers of a
+# cell then see the same drift, and one slow round does not decide a ratio.
 # It installs Postfix with apt-get when smtp-source is missing (needs root).
 # Environment, to run a subset or compare two builds in the same run:
 #   SIZES="1024 102400" SESSIONS="1 10 100" REUSE="yes no"   the cells
@@ -28,6 +32,7 @@ SESSIONS=${SESSIONS-1 10 100}
 REUSE=${REUSE-yes no}
 SERVERS=${SERVERS-smtp-sink go-smtp ours-tmpfs ours-disk}
 DURABILITY=${DURABILITY-10 100}
+ROUNDS=${ROUNDS-3}
 BASELINE=${BASELINE-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/smtpbench.XXXXXX)
@@ -133,34 +138,50 @@ count() { # sessions size reuse -> messages for a cell of a few seconds
   echo $((n * scale))
 }
 
+median() { sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
 printf "%-12s %4s %7s %5s %8s %10s %12s %10s %10s\n" server sess size reuse msgs msg/s cpu/10k rate/sink cpu/sink
 for size in $SIZES; do
   for reuse in $REUSE; do
     for s in $SESSIONS; do
       m=$(count "$s" "$size" "$reuse")
-      read -r sink_rate sink_cpu < <(cell smtp-sink "$s" "$size" "$reuse" "$m")
+      declare -A rates=() cpus=()
+      for _ in $(seq "$ROUNDS"); do
+        for srv in smtp-sink ${SERVERS//smtp-sink/}; do
+          read -r rate cpu < <(cell "$srv" "$s" "$size" "$reuse" "$m")
+          rates[$srv]+="$rate "; cpus[$srv]+="$cpu "
+        done
+      done
+      sink_rate=$(tr ' ' '\n' <<<"${rates[smtp-sink]}" | grep . | median)
+      sink_cpu=$(tr ' ' '\n' <<<"${cpus[smtp-sink]}" | grep . | median)
       for srv in $SERVERS; do
-        if [ "$srv" = smtp-sink ]; then rate=$sink_rate; cpu=$sink_cpu
-        else read -r rate cpu < <(cell "$srv" "$s" "$size" "$reuse" "$m"); fi
-        printf "%-12s %4s %7s %5s %8s %10s %12s %10.2f %10.2f\n" "$srv" "$s" "$size" "$reuse" "$m" "$rate" "$cpu" \
+        rate=$(tr ' ' '\n' <<<"${rates[$srv]}" | grep . | median)
+        cpu=$(tr ' ' '\n' <<<"${cpus[$srv]}" | grep . | median)
+        printf "%-12s %4s %7s %5s %8s %10.0f %12.2f %10.2f %10.2f\n" "$srv" "$s" "$size" "$reuse" "$m" "$rate" "$cpu" \
           "$(awk -v a="$rate" -v b="$sink_rate" 'BEGIN{print a/b}')" "$(awk -v a="$cpu" -v b="$sink_cpu" 'BEGIN{print (b>0)?a/b:0}')"
       done
+      unset rates cpus
     done
   done
 done
 
 [ -z "$DURABILITY" ] && exit 0
 echo
-echo "durability: group commit against one fsync per message (1 KiB, -d)"
+echo "durability: group commit against one fsync per message (1 KiB, -d; medians of $ROUNDS rounds)"
 prefixes=ours
 [ -n "$BASELINE" ] && prefixes="base ours"
 for s in $DURABILITY; do
   m=$(( $(count "$s" 1024 yes) / 4 ))
   for p in $prefixes; do
-    read -r g _ < <(cell $p-disk "$s" 1024 yes "$m")
-    read -r sfs _ < <(cell $p-syncfs "$s" 1024 yes "$m")
-    read -r one _ < <(cell $p-fsync1 "$s" 1024 yes "$m")
-    read -r tmp _ < <(cell $p-tmpfs "$s" 1024 yes "$m")
+    gs="" sfss="" ones="" tmps=""
+    for _ in $(seq "$ROUNDS"); do
+      read -r r _ < <(cell $p-disk "$s" 1024 yes "$m"); gs+="$r "
+      read -r r _ < <(cell $p-syncfs "$s" 1024 yes "$m"); sfss+="$r "
+      read -r r _ < <(cell $p-fsync1 "$s" 1024 yes "$m"); ones+="$r "
+      read -r r _ < <(cell $p-tmpfs "$s" 1024 yes "$m"); tmps+="$r "
+    done
+    g=$(tr ' ' '\n' <<<"$gs" | grep . | median); sfs=$(tr ' ' '\n' <<<"$sfss" | grep . | median)
+    one=$(tr ' ' '\n' <<<"$ones" | grep . | median); tmp=$(tr ' ' '\n' <<<"$tmps" | grep . | median)
     printf "%s sessions %3s: group/fdatasync %6s msg/s, group/syncfs %6s msg/s, fsync-each %6s msg/s, tmpfs %6s msg/s\n" "$p" "$s" "$g" "$sfs" "$one" "$tmp"
     printf "                   group/fsync-each x%.1f (syncfs x%.1f); disk/tmpfs %.2f (syncfs %.2f)\n" \
       "$(awk -v a="$g" -v b="$one" 'BEGIN{print a/b}')" "$(awk -v a="$sfs" -v b="$one" 'BEGIN{print a/b}')" \
