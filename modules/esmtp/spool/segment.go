@@ -196,38 +196,6 @@ func (s *Spool) appendRecords(seg *segment, recs []record, msgs []*Message) erro
 	return nil
 }
 
-// pwriteAll writes every buffer of iov at offset off of fd, in order.
-func pwriteAll(fd int, iov [][]byte, off int64) error {
-	const iovMax = 1024 // IOV_MAX on Linux
-	for len(iov) > 0 {
-		for len(iov) > 0 && len(iov[0]) == 0 {
-			iov = iov[1:]
-		}
-		if len(iov) == 0 {
-			return nil
-		}
-		part := iov[:min(len(iov), iovMax)]
-		n, err := unix.Pwritev(fd, part, off)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return os.NewSyscallError("pwritev", err)
-		}
-		off += int64(n)
-		for n > 0 {
-			if n >= len(iov[0]) {
-				n -= len(iov[0])
-				iov = iov[1:]
-				continue
-			}
-			iov[0] = iov[0][n:]
-			n = 0
-		}
-	}
-	return nil
-}
-
 // segRecord is one record found by scanSegment.
 type segRecord struct {
 	off  int64

@@ -50,10 +50,7 @@ func unlinkAt(dirfd int, name string) error {
 // system call for all of them.
 func writeAll(fd int, bufs ...[]byte) error {
 	for {
-		for len(bufs) > 0 && len(bufs[0]) == 0 {
-			bufs = bufs[1:]
-		}
-		if len(bufs) == 0 {
+		if bufs = skipEmpty(bufs); len(bufs) == 0 {
 			return nil
 		}
 		n, err := unix.Writev(fd, bufs)
@@ -63,16 +60,50 @@ func writeAll(fd int, bufs ...[]byte) error {
 		if err != nil {
 			return os.NewSyscallError("writev", err)
 		}
-		for n > 0 {
-			if n >= len(bufs[0]) {
-				n -= len(bufs[0])
-				bufs = bufs[1:]
-				continue
-			}
-			bufs[0] = bufs[0][n:]
-			n = 0
-		}
+		bufs = consume(bufs, n)
 	}
+}
+
+// pwriteAll writes every buffer of bufs at offset off of fd, in order, with
+// pwritev(2), at most IOV_MAX buffers a call.
+func pwriteAll(fd int, bufs [][]byte, off int64) error {
+	const iovMax = 1024 // IOV_MAX on Linux
+	for {
+		if bufs = skipEmpty(bufs); len(bufs) == 0 {
+			return nil
+		}
+		n, err := unix.Pwritev(fd, bufs[:min(len(bufs), iovMax)], off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("pwritev", err)
+		}
+		off += int64(n)
+		bufs = consume(bufs, n)
+	}
+}
+
+func skipEmpty(bufs [][]byte) [][]byte {
+	for len(bufs) > 0 && len(bufs[0]) == 0 {
+		bufs = bufs[1:]
+	}
+	return bufs
+}
+
+// consume drops the first n bytes of bufs, which a short vectored write
+// wrote, shortening the buffer it stopped in.
+func consume(bufs [][]byte, n int) [][]byte {
+	for n > 0 {
+		if n >= len(bufs[0]) {
+			n -= len(bufs[0])
+			bufs = bufs[1:]
+			continue
+		}
+		bufs[0] = bufs[0][n:]
+		n = 0
+	}
+	return bufs
 }
 
 func fdatasync(fd int) error {
