@@ -36,7 +36,7 @@ type Options struct {
 	// may cost the Go runtime's processor, and a locked goroutine gets one back
 	// only by a hand-over between two threads (two futex wake-ups and two context
 	// switches), where an unlocked one continues on whichever thread is free.
-	// Measured with the ESMTP listener and smtp-source, the lock cost 15-25% more
+	// Measured with the ESMTP listener and smtp-source, the lock cost 15-30% more
 	// CPU per message. Where the loop-only check identifies the loop by its
 	// thread (platforms without the goroutine-pointer assembly), the loop is
 	// locked whatever this says.
