@@ -214,10 +214,12 @@ func scanSegment(data []byte) (recs []segRecord, bad []int64, tail int64) {
 	off := int64(0)
 	for off < int64(len(data)) {
 		live, n, ok := parseRecHeader(data[off:])
-		end := off + int64(recHdrLen) + n
-		if !ok || n < int64(trailerLen) || end > int64(len(data)) {
+		// n is compared with what is left before any sum, which a length
+		// near 2^63 would overflow.
+		if !ok || n < int64(trailerLen) || n > int64(len(data))-off-int64(recHdrLen) {
 			return recs, bad, off
 		}
+		end := off + int64(recHdrLen) + n
 		payload := data[off+int64(recHdrLen) : end]
 		env, body, err := decodeFile(payload)
 		if err != nil {
@@ -348,6 +350,13 @@ func (s *Spool) loadRecord(e Entry) (*Envelope, []byte, error) {
 	live, n, ok := parseRecHeader(hdr[:])
 	if !ok || !live {
 		return nil, nil, fmt.Errorf("%w: no live record at %s@%d", ErrCorrupt, e.seg.name, e.off)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > fi.Size()-e.off-int64(recHdrLen) {
+		return nil, nil, fmt.Errorf("%w: record at %s@%d runs past the end", ErrCorrupt, e.seg.name, e.off)
 	}
 	payload := make([]byte, n)
 	if _, err := f.ReadAt(payload, e.off+int64(recHdrLen)); err != nil {

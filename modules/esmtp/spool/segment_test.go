@@ -283,6 +283,31 @@ func TestSegmentRecovery(t *testing.T) {
 	}
 }
 
+// TestLoadDamagedRecord: a record whose header was damaged after the spool
+// indexed it loads as ErrCorrupt, whatever length the header now claims,
+// and never as a huge allocation.
+func TestLoadDamagedRecord(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	s := h.open(t, dir, false, false)
+	id, err := h.spoolSmall(t, s, true, "fine\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, "queue", segmentsIn(queueFiles(t, dir))[0])
+	for _, hdr := range [][]byte{appendRecHeader(nil, 1<<63-16), appendRecHeader(nil, 1<<40), []byte("garbage garbage garbage\n")} {
+		f, err := os.OpenFile(seg, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt(hdr, 0)
+		f.Close()
+		if _, _, err := s.Load(id); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Load with header %q: %v, want ErrCorrupt", hdr, err)
+		}
+	}
+}
+
 // TestSegmentDuplicateID: an id already spooled is refused, as O_EXCL
 // refuses a message file, and the spooled message is untouched.
 func TestSegmentDuplicateID(t *testing.T) {
@@ -331,6 +356,7 @@ func TestScanSegmentStopsAtGarbage(t *testing.T) {
 		"one record":        {rec, 1, len(rec), len(rec)},
 		"zeros after":       {append(append([]byte(nil), rec...), make([]byte, 100)...), 1, len(rec), len(rec) + 100},
 		"length past end":   {append(appendRecHeader(nil, 1<<40), payload...), 0, 0, 0},
+		"length near 2^63":  {append(appendRecHeader(nil, 1<<63-16), payload...), 0, 0, 0},
 		"short header":      {rec[:10], 0, 0, 10},
 		"unknown magic":     {append([]byte("XXREC1 "), rec[7:]...), 0, 0, len(rec)},
 		"header not hex":    {append(append([]byte(recLive), []byte("zzzzzzzzzzzzzzzz\n")...), payload...), 0, 0, 0},
