@@ -31,11 +31,16 @@ func TestAcceptPeerAddress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			lfd, err := unix.Socket(tc.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
-				t.Skipf("no %s sockets here: %v", tc.name, err) // an IPv6-less kernel
+				t.Fatal(err)
 			}
 			defer unix.Close(lfd)
 			if err := unix.Bind(lfd, tc.listen); err != nil {
-				t.Skipf("cannot bind %s: %v", tc.name, err)
+				if tc.family == unix.AF_INET6 && errors.Is(err, unix.EADDRNOTAVAIL) {
+					// A kernel or network namespace with IPv6 turned off has
+					// no ::1 to bind; the other families still run.
+					t.Skip("no IPv6 loopback")
+				}
+				t.Fatal(err)
 			}
 			if err := unix.Listen(lfd, 8); err != nil {
 				t.Fatal(err)
