@@ -49,11 +49,13 @@ func (l *Loop) runDispatched() {
 	q.fns = q.spare[:0]
 	q.nonEmpty.Store(false)
 	q.mu.Unlock()
+	// Counted first, so that whoever learns from a function that it ran
+	// finds it in the count.
+	l.stats.dispatched.Add(uint64(len(batch)))
 	for i, fn := range batch {
 		batch[i] = nil // let the closure go as soon as it ran
 		fn(l.now)
 	}
-	l.stats.dispatched.Add(uint64(len(batch)))
 	q.spare = batch[:0]
 }
 

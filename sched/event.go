@@ -57,10 +57,13 @@ type Event struct {
 	// Data is the caller's: the scheduler never reads it.
 	Data any
 
-	fd    int
-	loop  *Loop
-	cb    Callback
-	mask  Mask // interest registered in the kernel; 0 while suspended
+	fd   int
+	loop *Loop
+	cb   Callback
+	// mask is the interest registered in the kernel. A suspended event keeps
+	// its registration until the descriptor turns ready (see Suspend), so it
+	// may be non-zero there too; 0 means not in the kernel set.
+	mask  Mask
 	state eventState
 	// listener marks events that Shutdown removes first (see AddListener).
 	listener bool
@@ -71,8 +74,9 @@ type eventState uint8
 const (
 	// stateLive: in the events table and the kernel set.
 	stateLive eventState = iota
-	// stateSuspended: in the events table (the fd is reserved) but not the kernel
-	// set; waits for Resume.
+	// stateSuspended: in the events table (the fd is reserved); its callback is
+	// not called until Resume. It leaves the kernel set only if the descriptor
+	// turns ready meanwhile.
 	stateSuspended
 	// stateFree: gone; nothing refers to it but stale handles.
 	stateFree

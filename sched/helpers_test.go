@@ -1,6 +1,9 @@
 package sched
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,4 +82,22 @@ func wait[T any](t testing.TB, ch <-chan T, what string) T {
 		t.Fatalf("timed out waiting for %s", what)
 		panic("unreachable")
 	}
+}
+
+// inEpollSet reports whether fd is registered in the epoll set epfd, as the
+// kernel lists it in /proc/self/fdinfo: evidence that does not depend on the
+// loop's own bookkeeping.
+func inEpollSet(t testing.TB, epfd, fd int) bool {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", epfd))
+	if err != nil {
+		t.Fatalf("epoll set: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var tfd int
+		if _, err := fmt.Sscanf(line, "tfd: %d", &tfd); err == nil && tfd == fd {
+			return true
+		}
+	}
+	return false
 }

@@ -317,7 +317,16 @@ func (l *Loop) fire(fd int, bits uint32) {
 		return
 	}
 	ev := l.events[fd]
-	if ev == nil || ev.state != stateLive {
+	if ev == nil {
+		return
+	}
+	if ev.state != stateLive {
+		if ev.state == stateSuspended && ev.mask != 0 {
+			// Ready while suspended: leave the kernel set until Resume.
+			l.ctls++
+			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+			ev.mask = 0
+		}
 		return
 	}
 	var fired Mask
@@ -392,9 +401,12 @@ func (l *Loop) modify(ev *Event, mask Mask) {
 // remove takes a live event out of the kernel set and the table.
 func (l *Loop) remove(ev *Event) {
 	// EBADF or ENOENT mean the callback closed the descriptor first, which took
-	// it out of the set already.
-	l.ctls++
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ev.fd, nil)
+	// it out of the set already. A mask of 0 is a suspended event that left
+	// the set (or a resumed one the kernel refused).
+	if ev.mask != 0 {
+		l.ctls++
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ev.fd, nil)
+	}
 	l.forget(ev)
 }
 
@@ -454,8 +466,9 @@ func (l *Loop) add(fd int, mask Mask, cb Callback, data any, listener bool) (*Ev
 	}
 	if old := l.events[fd]; old != nil {
 		if old.state == stateSuspended {
-			// A suspended event reserves its descriptor, which is not in the
-			// kernel set, so the kernel cannot tell us.
+			// A suspended event reserves its descriptor. The kernel took fd,
+			// so the suspended registration had left the set (the descriptor
+			// turned ready while suspended) or died with a close.
 			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 			return nil, fmt.Errorf("sched: add fd %d: %w", fd, ErrBusy)
 		}
@@ -470,17 +483,23 @@ func (l *Loop) add(fd int, mask Mask, cb Callback, data any, listener bool) (*Ev
 	return ev, nil
 }
 
-// Suspend takes ev out of the kernel set and returns a duplicate that keeps the
-// descriptor reserved; ev itself is finished, and its callback should return 0
-// (whatever it returns is ignored). Resume the duplicate later, from any
-// goroutine, typically when a pool job completes. Loop-only.
+// Suspend returns a duplicate of ev that keeps the descriptor reserved while
+// its callback is not called; ev itself is finished, and its callback should
+// return 0 (whatever it returns is ignored). Resume the duplicate later, from
+// any goroutine, typically when a pool job completes. Loop-only.
+//
+// The registration stays in the kernel set, so that the usual suspension (a
+// session waiting for its pool job while the client waits for the reply) costs
+// no epoll_ctl at all, and Resume with the same mask none either. Only if the
+// descriptor turns ready while suspended does the loop take it out of the set
+// (one EPOLL_CTL_DEL: readiness is level-triggered and would otherwise wake
+// every iteration), and Resume puts it back.
 func (l *Loop) Suspend(ev *Event) *Event {
 	l.mustOnLoop("Suspend")
 	if ev.loop != l || ev.state != stateLive {
 		panic("sched: Suspend of an event that is not live on this loop")
 	}
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ev.fd, nil)
-	dup := &Event{Data: ev.Data, fd: ev.fd, loop: l, cb: ev.cb, state: stateSuspended, listener: ev.listener}
+	dup := &Event{Data: ev.Data, fd: ev.fd, loop: l, cb: ev.cb, mask: ev.mask, state: stateSuspended, listener: ev.listener}
 	l.events[ev.fd] = dup
 	ev.state = stateFree
 	ev.mask = 0
@@ -509,15 +528,24 @@ func (l *Loop) resume(ev *Event, mask Mask) {
 		panic("sched: Resume of an event that is not suspended")
 	}
 	if mask == 0 {
-		l.forget(ev)
+		l.remove(ev)
 		return
 	}
 	if mask&^maskAll != 0 {
 		panic(fmt.Sprintf("sched: Resume with unknown mask bits %v", mask))
 	}
-	e := unix.EpollEvent{Events: l.epollBits(mask), Fd: int32(ev.fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, ev.fd, &e); err == nil {
-		ev.mask = mask
+	if ev.mask != mask {
+		op := unix.EPOLL_CTL_ADD
+		if ev.mask != 0 {
+			op = unix.EPOLL_CTL_MOD
+		}
+		e := unix.EpollEvent{Events: l.epollBits(mask), Fd: int32(ev.fd)}
+		l.ctls++
+		if err := unix.EpollCtl(l.epfd, op, ev.fd, &e); err == nil {
+			ev.mask = mask
+		} else {
+			ev.mask = 0
+		}
 	}
 	// Live even when the kernel refused (the descriptor was closed meanwhile):
 	// the callback's own read or write then reports the error, and a non-zero
@@ -568,11 +596,7 @@ func (l *Loop) beginDrain() {
 	l.draining = true
 	for _, ev := range l.events {
 		if ev != nil && ev.listener && ev.state != stateFree {
-			if ev.state == stateLive {
-				l.remove(ev)
-			} else {
-				l.forget(ev)
-			}
+			l.remove(ev)
 			ev.cb(ev, 0, l.now)
 		}
 	}

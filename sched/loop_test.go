@@ -305,9 +305,15 @@ func TestSuspendResume(t *testing.T) {
 	unix.Write(b, []byte("1"))
 	first := wait(t, calls, "the first call")
 	wait(t, suspended, "Suspend")
-	// More data while suspended: the descriptor is out of the kernel set, so the
-	// iteration woken by the next Dispatch, which sees the data, calls nobody.
+	// More data while suspended: the iteration that sees it takes the
+	// descriptor out of the kernel set and calls nobody.
 	unix.Write(b, []byte("2"))
+	for deadline := time.Now().Add(5 * time.Second); inEpollSet(t, l.epfd, a); {
+		if time.Now().After(deadline) {
+			t.Fatal("a descriptor ready while suspended is still in the epoll set")
+		}
+		onLoop(t, l, func(time.Time) {}) // one more iteration
+	}
 	onLoop(t, l, func(time.Time) {
 		if l.Live() != 1 {
 			t.Errorf("Live() = %d while suspended, want 1", l.Live())
@@ -333,6 +339,95 @@ func TestSuspendResume(t *testing.T) {
 			t.Errorf("Live() = %d after the duplicate returned 0", l.Live())
 		}
 	})
+}
+
+// TestSuspendCosts counts the epoll_ctl calls of a suspension: none when the
+// descriptor stays quiet and Resume asks for the same mask (a session waiting
+// for its spool write while the client waits for the reply), one MOD for
+// another mask, and when the descriptor turns ready meanwhile one DEL (level
+// triggering would otherwise wake every iteration) and one ADD at Resume,
+// with the callback not called until then.
+func TestSuspendCosts(t *testing.T) {
+	l := startLoop(t, Options{})
+	a, b := socketpair(t)
+	calls := make(chan Mask, 8)
+	var dup *Event
+	suspend, drain := true, false
+	onLoop(t, l, func(time.Time) {
+		_, err := l.Add(a, Read, func(ev *Event, fired Mask, _ time.Time) Mask {
+			calls <- fired
+			if suspend {
+				if drain {
+					var buf [16]byte
+					unix.Read(ev.FD(), buf[:])
+				}
+				dup = l.Suspend(ev)
+				return Read | Write // ignored: ev is finished
+			}
+			var buf [16]byte
+			unix.Read(ev.FD(), buf[:])
+			return fired // keep the mask Resume set
+		}, nil)
+		if err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+	})
+	ctls := func() (n int) {
+		onLoop(t, l, func(time.Time) { n = l.ctls })
+		return n
+	}
+	step := func(name string, resume Mask, wantCtls int) {
+		t.Helper()
+		before := ctls()
+		unix.Write(b, []byte("x"))
+		wait(t, calls, name+": the call that suspends")
+		onLoop(t, l, func(time.Time) { suspend = false })
+		go l.Resume(dup, resume)
+		if got := wait(t, calls, name+": the resumed call"); got != resume {
+			t.Errorf("%s: resumed with %v, want %v", name, got, resume)
+		}
+		onLoop(t, l, func(time.Time) { suspend = true })
+		if got := ctls() - before; got != wantCtls {
+			t.Errorf("%s: %d epoll_ctl calls, want %d", name, got, wantCtls)
+		}
+	}
+	// The call that suspends left "x" unread, so the descriptor is ready
+	// while suspended: out of the set, and back in at Resume.
+	step("ready while suspended", Read, 2)
+	if !inEpollSet(t, l.epfd, a) {
+		t.Error("descriptor not in the epoll set after Resume")
+	}
+	select {
+	case f := <-calls:
+		t.Fatalf("callback ran while suspended: %v", f)
+	default:
+	}
+
+	// Quiet while suspended: the callback drains, then suspends, as a
+	// session does before it waits for its job.
+	quiet := func(name string, resume Mask, wantCtls int) {
+		t.Helper()
+		onLoop(t, l, func(time.Time) { drain = true })
+		before := ctls()
+		unix.Write(b, []byte("y"))
+		wait(t, calls, name+": the call that suspends")
+		// Let iterations pass with the descriptor quiet and suspended.
+		onLoop(t, l, func(time.Time) { suspend = false })
+		onLoop(t, l, func(time.Time) {})
+		if !inEpollSet(t, l.epfd, a) {
+			t.Errorf("%s: quiet suspended descriptor left the epoll set", name)
+		}
+		go l.Resume(dup, resume)
+		if got := wait(t, calls, name+": the resumed call"); got != resume {
+			t.Errorf("%s: resumed with %v, want %v", name, got, resume)
+		}
+		onLoop(t, l, func(time.Time) { suspend = true })
+		if got := ctls() - before; got != wantCtls {
+			t.Errorf("%s: %d epoll_ctl calls, want %d", name, got, wantCtls)
+		}
+	}
+	quiet("quiet, same mask", Read, 0)
+	quiet("quiet, another mask", Read|Except, 1)
 }
 
 func TestRunStates(t *testing.T) {

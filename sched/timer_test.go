@@ -267,19 +267,22 @@ func TestTimer100kInOrder(t *testing.T) {
 		}
 		elapsed += d
 		step(t, l, clock, d)
+		// Everything due by now has fired. (Counted on the loop, checked
+		// here: a Fatal on the loop's goroutine would end the loop.)
+		var cut time.Duration
+		due, got := 0, 0
 		onLoop(t, l, func(now time.Time) {
-			// Everything due by now has fired.
-			cut := now.Sub(start)
-			due := 0
+			cut = now.Sub(start)
 			for _, s := range specs {
 				if s.at <= cut {
 					due++
 				}
 			}
-			if due != len(fired) {
-				t.Fatalf("at %v: %d timers due, %d fired", cut, due, len(fired))
-			}
+			got = len(fired)
 		})
+		if due != got {
+			t.Fatalf("at %v: %d timers due, %d fired", cut, due, got)
+		}
 	}
 	if early > 0 {
 		t.Fatalf("%d timers fired before their deadline", early)
