@@ -41,8 +41,8 @@
 // header that does not parse, or a length that runs past the end, ends the
 // segment. What follows it was never acknowledged, since a batch is written
 // only after the one before it is durable, and a failed write or flush seals
-// the segment; it is saved as corrupt/<segment>.tail (unless it is all zero
-// bytes) and cut off. [Scan] reads a spool without changing it, for tools and
+// the segment; it is saved as corrupt/<segment>.tail and reported (unless it
+// is all zero bytes, see below) and cut off. [Scan] reads a spool without changing it, for tools and
 // tests outside the owning process.
 //
 // # Durability and group commit
@@ -51,21 +51,31 @@
 // message is durable before its commit completes: a record is flushed with
 // its segment; a message file's data is flushed, it is renamed into place and
 // the queue directory is flushed. All of that happens in one writer job at a
-// time in the SPOOLIN thread pool, never on the event loop. With Options.GroupCommit the job takes every message queued while the
-// previous job ran (waiting up to Options.Window for more), appends the
-// batch's records to the segment with one pwritev(2) and flushes them with
-// one fdatasync(2), flushes the data of the batch's files, renames them all, and makes the renames durable with
-// one fsync(2) of the directory; the commits of the batch then complete
-// together, on the loop. The batch's files are flushed together, not one after
-// the other: the job starts the writeback of every file (sync_file_range(2)),
-// then hands all their fdatasync(2) calls to the kernel at once through native
-// AIO (io_submit(2), IOCB_CMD_FDSYNC), so that the data writes, device cache
-// flushes and journal commits of the batch overlap and are shared instead of
-// paid once per file. A kernel without that falls back to plain fdatasync.
-// With Options.SyncFS one syncfs(2) replaces the per-file flushes: one flush
-// for the whole batch, but of every dirty file of the file system, so it is
-// for a spool on a file system of its own. Without group commit every message
-// gets its own fdatasync, one message after the other.
+// time in the SPOOLIN thread pool, never on the event loop. With
+// Options.GroupCommit the job takes every message queued while it flushed the
+// previous batch (waiting up to Options.Window for more), appends the batch's
+// records to the segment with one pwritev(2) and flushes them with one
+// fdatasync(2), flushes the data of the batch's files, renames them all, and
+// makes the renames durable with one fsync(2) of the directory; the commits
+// of the batch then complete together, on the loop. The batch's files are
+// flushed together, not one after the other: the job starts the writeback of
+// every file (sync_file_range(2)), then hands all their fdatasync(2) calls to
+// the kernel at once through native AIO (io_submit(2), IOCB_CMD_FDSYNC), so
+// that the data writes, device cache flushes and journal commits of the batch
+// overlap and are shared instead of paid once per file. A kernel without that
+// falls back to plain fdatasync. With Options.SyncFS one syncfs(2) replaces
+// the per-file flushes: one flush for the whole batch, but of every dirty file
+// of the file system, so it is for a spool on a file system of its own.
+// Without group commit every message gets its own fdatasync, one message
+// after the other. The job hands each batch's completions to the loop and
+// goes on with the next batch at once, ending only when nothing is queued.
+//
+// With Fsync a segment is filled with zeros up to a megabyte ahead of its
+// records, in the flush of the batch that crosses the mark, so that the
+// flushes between marks write data alone, never a new file length (which
+// costs an inode write or a journal commit, and a wait for it). Recovery and
+// Scan read those zeros as the end of the segment; recovery cuts them off
+// without reporting anything.
 //
 // With Fsync off nothing is flushed: a message is renamed into place as soon
 // as it is written and the 250 goes out while it may still be only in the

@@ -25,7 +25,10 @@ type segment struct {
 	name string
 	fd   int   // open for appending while the segment is current; -1 once sealed
 	size int64 // bytes written: the offset of the next record
-	live int   // records not dropped
+	// alloc is the file's length: size plus, with Fsync, the zeros written
+	// ahead of it (see preallocate). Writer only.
+	alloc int64
+	live  int // records not dropped
 	// current is set while the writer appends to the segment; a sealed
 	// segment whose last record is dropped is removed.
 	current bool
@@ -165,12 +168,17 @@ func (s *Spool) sealCurrent() {
 func (s *Spool) appendRecords(seg *segment, recs []record, msgs []*Message) error {
 	off := seg.size
 	iov := s.iov[:0]
+	end := off
 	for _, r := range recs {
 		iov = append(iov, r.hdr, r.body, r.tail)
+		end += r.len()
 	}
 	s.iov = iov[:0]
 	err := pwriteAll(seg.fd, iov, off)
 	clear(iov)
+	if err == nil && s.opts.Fsync && end > seg.alloc {
+		err = s.preallocate(seg, end)
+	}
 	if err == nil && s.opts.Fsync {
 		if s.opts.SyncFS {
 			err = syncfs(seg.fd)
@@ -193,6 +201,42 @@ func (s *Spool) appendRecords(seg *segment, recs []record, msgs []*Message) erro
 	seg.live += len(recs)
 	s.mu.Unlock()
 	seg.size = off
+	return nil
+}
+
+// preallocChunk is how far ahead of its records a Fsync spool's segment is
+// filled with zeros (see preallocate).
+const preallocChunk = 1 << 20
+
+// preallocate writes zeros into seg from the end of the records just
+// written, end, up to the next multiple of preallocChunk (not past the
+// segment size), in the same flush as those records. The records of the
+// batches that follow then land inside the file's length, on blocks it
+// already has, so their fdatasync(2) writes data alone: appending instead
+// changes the length, and the flush must then also write the inode (or
+// commit the journal) and wait for that. On the disk it was measured on, that
+// took a 20-record flush from about 0.9–1.6 ms to about 0.5 ms. Fallocate
+// is no substitute: it leaves unwritten extents whose conversion on first
+// write is metadata again. A run of zeros after the last record is what
+// recovery and Scan already read as the end of a segment. Writer only.
+func (s *Spool) preallocate(seg *segment, end int64) error {
+	limit := max(s.opts.SegmentSize, end)
+	to := min((end+preallocChunk-1)/preallocChunk*preallocChunk, limit)
+	from := max(seg.alloc, end)
+	if s.zeros == nil {
+		s.zeros = make([]byte, preallocChunk)
+	}
+	for from < to {
+		n, err := unix.Pwrite(seg.fd, s.zeros[:min(to-from, int64(len(s.zeros)))], from)
+		if err != nil {
+			return fmt.Errorf("preallocate: %w", os.NewSyscallError("pwrite", err))
+		}
+		if n == 0 {
+			return fmt.Errorf("preallocate: %w", io.ErrShortWrite)
+		}
+		from += int64(n)
+	}
+	seg.alloc = max(to, end)
 	return nil
 }
 
@@ -279,9 +323,12 @@ func (s *Spool) recoverSegment(name string, n uint64, rep *Report) error {
 	return nil
 }
 
-// cutTail saves the bytes of segment name from off on as corrupt/<name>.tail
-// unless they are all zero (space the file system allocated but no write
-// filled), then truncates the segment at off.
+// cutTail truncates segment name at off. Bytes from off on that are not all
+// zero are an unfinished batch: they are saved as corrupt/<name>.tail and
+// reported. All zeros are the end of a segment as the writer left it (the
+// zeros a Fsync spool writes ahead of its records, or space the file system
+// allocated that no write filled): nothing was lost there, so they go
+// quietly.
 func (s *Spool) cutTail(name string, data []byte, off int64, rep *Report) error {
 	tail := data[off:]
 	if len(bytes.Trim(tail, "\x00")) > 0 {
@@ -290,9 +337,9 @@ func (s *Spool) cutTail(name string, data []byte, off int64, rep *Report) error 
 			return fmt.Errorf("spool: recover: %w", err)
 		}
 		rep.Corrupt = append(rep.Corrupt, name+".tail")
+		s.opts.Logger.Warn("spool: unfinished tail of segment cut off", "segment", name, "offset", off, "bytes", len(tail))
+		rep.TornTails++
 	}
-	s.opts.Logger.Warn("spool: unfinished tail of segment cut off", "segment", name, "offset", off, "bytes", len(tail))
-	rep.TornTails++
 	if err := os.Truncate(filepath.Join(s.queueDir, name), off); err != nil {
 		return fmt.Errorf("spool: recover: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,60 +227,137 @@ func TestSegmentDrop(t *testing.T) {
 }
 
 // TestSegmentRecovery: an unfinished record at the end of a segment (a
-// crash inside a write) is cut off and kept in corrupt/, a damaged record in
+// crash inside a write) is never taken for a message, a damaged record in
 // the middle is skipped and reported, and every other record is recovered.
+// Where the torn record lies inside the zeros a Fsync spool writes ahead,
+// its header parses and its payload fails the check, so it is reported like
+// the damaged one; where it is the end of the file (a segment written
+// without Fsync), it is cut off and kept in corrupt/.
 func TestSegmentRecovery(t *testing.T) {
+	for _, prealloc := range []bool{true, false} {
+		t.Run(fmt.Sprintf("zeros ahead %v", prealloc), func(t *testing.T) {
+			h := newHarness(t)
+			dir := t.TempDir()
+			s := h.open(t, dir, true, true)
+			var ids []string
+			for i := range 3 {
+				id, err := h.spoolSmall(t, s, false, fmt.Sprintf("message %d\r\n", i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			s.Close()
+			seg := filepath.Join(dir, "queue", segmentsIn(queueFiles(t, dir))[0])
+			data, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The records end where the zeros written ahead of them begin.
+			_, _, whole := scanSegment(data)
+			if whole == int64(len(data)) || len(bytes.Trim(data[whole:], "\x00")) != 0 {
+				t.Fatalf("segment of %d bytes, records end at %d: want zeros written ahead", len(data), whole)
+			}
+			// Damage the middle record's body, then write half of a record
+			// after the last one, as a crash inside the next batch's write
+			// would.
+			data = bytes.Replace(data, []byte("message 1"), []byte("massage 1"), 1)
+			rec := slices.Clone(data[:whole/3])
+			if !prealloc {
+				data = data[:whole]
+				data = append(data, rec[:len(rec)/2]...)
+			} else {
+				copy(data[whole:], rec[:len(rec)/2])
+			}
+			if err := os.WriteFile(seg, data, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			s2, rep, err := Open(Options{Dir: dir, Fsync: true, Pools: h.pools, Class: h.class, Loop: h.loop})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			wantTorn := 1
+			if prealloc {
+				wantTorn = 0
+			}
+			if rep.Messages != 2 || rep.TornTails != wantTorn || len(rep.Corrupt) != 2 {
+				t.Fatalf("report = %+v; want 2 messages, %d torn tails, 2 entries in Corrupt", rep, wantTorn)
+			}
+			for i, id := range ids {
+				_, body, err := s2.Load(id)
+				if i == 1 {
+					if !errors.Is(err, ErrNotFound) {
+						t.Fatalf("damaged record: %v", err)
+					}
+					continue
+				}
+				if err != nil || string(body) != fmt.Sprintf("message %d\r\n", i) {
+					t.Fatalf("Load(%s) = %q %v", id, body, err)
+				}
+			}
+			fi, err := os.Stat(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved, serr := os.ReadFile(filepath.Join(dir, "corrupt", filepath.Base(seg)+".tail"))
+			if prealloc {
+				// The torn record stays (reported); the zeros after it go.
+				if fi.Size() <= whole || fi.Size() >= int64(len(data)) || !errors.Is(serr, os.ErrNotExist) {
+					t.Fatalf("segment after recovery: size %d (records end at %d, file was %d), saved tail %v; want the zeros cut quietly", fi.Size(), whole, len(data), serr)
+				}
+				return
+			}
+			if fi.Size() != whole {
+				t.Fatalf("segment after recovery: size %d; want the torn tail cut to %d", fi.Size(), whole)
+			}
+			if serr != nil || !bytes.Equal(saved, rec[:len(rec)/2]) {
+				t.Fatalf("saved tail = %d bytes, %v; want the %d bytes cut off", len(saved), serr, len(rec)/2)
+			}
+		})
+	}
+}
+
+// TestSegmentZerosAhead: a Fsync spool writes zeros ahead of its records, so
+// that a segment's length changes once per preallocChunk and not at every
+// batch; a spool without Fsync does not; and a restart reads the zeros as the
+// end of the segment, reporting nothing.
+func TestSegmentZerosAhead(t *testing.T) {
 	h := newHarness(t)
-	dir := t.TempDir()
-	s := h.open(t, dir, true, true)
-	var ids []string
-	for i := range 3 {
-		id, err := h.spoolSmall(t, s, false, fmt.Sprintf("message %d\r\n", i))
+	for _, fsync := range []bool{true, false} {
+		dir := t.TempDir()
+		s := h.open(t, dir, fsync, true)
+		size := func() int64 {
+			t.Helper()
+			fi, err := os.Stat(filepath.Join(dir, "queue", segName(0)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fi.Size()
+		}
+		if _, err := h.spoolSmall(t, s, false, "one\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		first := size()
+		if _, err := h.spoolSmall(t, s, false, "two\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		second := size()
+		s.Close()
+		if fsync && (first != preallocChunk || second != first) {
+			t.Errorf("fsync: segment %d bytes after one message, %d after two; want %d both times", first, second, preallocChunk)
+		}
+		if !fsync && (first >= second || second >= preallocChunk) {
+			t.Errorf("no fsync: segment %d bytes after one message, %d after two; want it to grow by the record", first, second)
+		}
+		s2, rep, err := Open(Options{Dir: dir, Fsync: fsync, Pools: h.pools, Class: h.class, Loop: h.loop})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, id)
-	}
-	s.Close()
-	seg := filepath.Join(dir, "queue", segmentsIn(queueFiles(t, dir))[0])
-	data, err := os.ReadFile(seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whole := len(data)
-	// Damage the middle record's body, then append half of a record.
-	data = bytes.Replace(data, []byte("message 1"), []byte("massage 1"), 1)
-	rec := data[:whole/3]
-	data = append(data, rec[:len(rec)/2]...)
-	if err := os.WriteFile(seg, data, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	s2, rep, err := Open(Options{Dir: dir, Fsync: true, Pools: h.pools, Class: h.class, Loop: h.loop})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	if rep.Messages != 2 || rep.TornTails != 1 || len(rep.Corrupt) != 2 {
-		t.Fatalf("report = %+v; want 2 messages, 1 torn tail, the bad record and the tail in Corrupt", rep)
-	}
-	for i, id := range ids {
-		_, body, err := s2.Load(id)
-		if i == 1 {
-			if !errors.Is(err, ErrNotFound) {
-				t.Fatalf("damaged record: %v", err)
-			}
-			continue
+		if rep.Messages != 2 || rep.TornTails != 0 || len(rep.Corrupt) != 0 {
+			t.Errorf("fsync %v: report after restart = %+v; want 2 messages and nothing else", fsync, rep)
 		}
-		if err != nil || string(body) != fmt.Sprintf("message %d\r\n", i) {
-			t.Fatalf("Load(%s) = %q %v", id, body, err)
-		}
-	}
-	if fi, err := os.Stat(seg); err != nil || fi.Size() != int64(whole) {
-		t.Fatalf("segment after recovery: %v, size %d; want the torn tail cut to %d", err, fi.Size(), whole)
-	}
-	saved, err := os.ReadFile(filepath.Join(dir, "corrupt", filepath.Base(seg)+".tail"))
-	if err != nil || !bytes.Equal(saved, rec[:len(rec)/2]) {
-		t.Fatalf("saved tail = %d bytes, %v; want the %d bytes cut off", len(saved), err, len(rec)/2)
+		s2.Close()
 	}
 }
 

@@ -82,12 +82,13 @@ type Spool struct {
 	seq      atomic.Uint32
 
 	// mu guards index, segs (and the live and current fields of each
-	// segment), pending and closed. The loop appends to pending; the writer
+	// segment), pending, spare and closed. The loop appends to pending; the writer
 	// job takes it whole.
 	mu      sync.Mutex
 	index   map[string]Entry
 	segs    map[string]*segment
 	pending []*op
+	spare   []*op // an emptied batch, for pending to reuse
 	closed  bool
 
 	// Writer-only (the loop for an Inline spool, else the one writer job):
@@ -98,15 +99,18 @@ type Spool struct {
 	recs    []record
 	recMsgs []*Message
 	iov     [][]byte
+	zeros   []byte      // preallocChunk zero bytes, made on first use
 	oneMsg  [1]*Message // CommitNow's message and body, without allocating slices
 	oneBody [1][]byte
 
 	// Loop-only: whether a writer job is submitted, and the job itself,
 	// reused (the threadpool lets its owner resubmit it once it completed).
-	busy  bool
-	job   threadpool.Job
-	batch []*op // the batch of the running job; written by the worker, read by the completion
-	spare []*op
+	busy bool
+	job  threadpool.Job
+	// afterBatch, when set (by tests, before the first commit), is called by
+	// the writer job after each batch is written, before its completions
+	// are handed to the loop.
+	afterBatch func()
 
 	// Writer-only (one writer job at a time): the batch flusher and its
 	// scratch slices, reused from batch to batch.

@@ -415,3 +415,49 @@ func TestInlineCommitNames(t *testing.T) {
 		})
 	}
 }
+
+// TestWriterKeepsGoing: a batch queued while the writer flushes the one
+// before is written without waiting for the loop, which may be busy: the
+// writer job does not end (and wait to be submitted again from the loop)
+// while work is queued.
+func TestWriterKeepsGoing(t *testing.T) {
+	h := newHarness(t)
+	s := h.open(t, t.TempDir(), true, true)
+	written, queued, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	first := true
+	s.afterBatch = func() {
+		if first {
+			first = false
+			close(written)
+			<-queued
+		}
+	}
+	commit := func(body string, res chan<- error) {
+		m := s.Begin(&Envelope{ID: s.NewID(time.Now()), Received: time.Now(), Peer: "127.0.0.1:1", Helo: "h", MailFrom: "a@b.example", Rcpts: []string{"c@d.example"}})
+		m.Write([]byte(body))
+		m.Commit(func(err error) { res <- err })
+	}
+	resA, resB := make(chan error, 1), make(chan error, 1)
+	h.onLoop(func() { commit("A\r\n", resA) })
+	<-written
+	// Queue B, then keep the loop busy until B is spooled.
+	h.loop.Dispatch(func(time.Time) {
+		commit("B\r\n", resB)
+		close(queued)
+		<-release
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Count() < 2 {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatal("the second batch waited for the loop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for name, res := range map[string]chan error{"A": resA, "B": resB} {
+		if err := <-res; err != nil {
+			t.Errorf("commit %s: %v", name, err)
+		}
+	}
+}

@@ -249,17 +249,46 @@ func (s *Spool) fail(ops []*op, err error) {
 	})
 }
 
-// work is the writer job: it takes every queued op and writes, flushes and
-// renames the batch. Worker goroutine; one at a time.
+// work is the writer job: it takes every queued op, writes, flushes and
+// renames the batch, hands the batch's completions to the loop, and goes on
+// with whatever was queued meanwhile until nothing is. Worker goroutine; one
+// at a time.
+//
+// The job does not end after each batch because the next batch would then
+// wait for the loop to run this job's completion and submit a new job, and
+// for a worker to wake up for it: on a busy machine that hand-over took as
+// long as the flush itself. Staying, the writer starts the next batch as
+// soon as a flush returns, while the loop replies to the last one.
 func (s *Spool) work(*threadpool.Job) error {
-	if s.opts.Fsync && s.opts.GroupCommit && s.opts.Window > 0 {
-		time.Sleep(s.opts.Window)
+	for {
+		if s.opts.Fsync && s.opts.GroupCommit && s.opts.Window > 0 {
+			time.Sleep(s.opts.Window)
+		}
+		s.mu.Lock()
+		batch := s.pending
+		s.pending, s.spare = s.spare, nil
+		s.mu.Unlock()
+		if len(batch) == 0 {
+			s.mu.Lock()
+			if s.spare == nil {
+				s.spare = batch
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		s.writeBatch(batch)
+		if s.afterBatch != nil {
+			s.afterBatch()
+		}
+		s.opts.Loop.Dispatch(func(time.Time) { s.complete(batch) })
 	}
-	s.mu.Lock()
-	s.batch, s.pending = s.pending, s.spare[:0]
-	s.mu.Unlock()
+}
+
+// writeBatch writes, flushes and renames the ops of batch, setting each
+// op's err. Writer job.
+func (s *Spool) writeBatch(batch []*op) {
 	var commits, recOps []*op
-	for _, o := range s.batch {
+	for _, o := range batch {
 		m := o.msg
 		switch o.kind {
 		case opAppend:
@@ -280,7 +309,7 @@ func (s *Spool) work(*threadpool.Job) error {
 	}
 	s.commitRecordOps(recOps)
 	if len(commits) == 0 {
-		return nil
+		return
 	}
 	if s.opts.Fsync && s.opts.GroupCommit {
 		if s.opts.SyncFS {
@@ -328,7 +357,7 @@ func (s *Spool) work(*threadpool.Job) error {
 				o.err = fmt.Errorf("spool: commit %s: %w", o.msg.env.ID, err)
 				_ = unlinkAt(s.dirfd, o.msg.env.ID)
 			}
-			return nil
+			return
 		}
 	}
 	s.mu.Lock()
@@ -336,21 +365,27 @@ func (s *Spool) work(*threadpool.Job) error {
 		s.index[o.msg.env.ID] = entryOf(o.msg.env, o.msg.written)
 	}
 	s.mu.Unlock()
-	return nil
+	return
 }
 
-// done is the writer job's completion, on the loop: it completes the batch
-// and starts the next job if more work arrived.
-func (s *Spool) done(*threadpool.Job) {
-	batch := s.batch
-	s.batch = nil
+// complete runs the completions of a written batch. Loop-only.
+func (s *Spool) complete(batch []*op) {
 	for i, o := range batch {
 		if o.done != nil {
 			o.done(o.err)
 		}
 		batch[i] = nil
 	}
-	s.spare = batch[:0]
+	s.mu.Lock()
+	if s.spare == nil {
+		s.spare = batch[:0]
+	}
+	s.mu.Unlock()
+}
+
+// done is the writer job's completion, on the loop, after the completions of
+// its batches: it starts a new job if work arrived after the job last looked.
+func (s *Spool) done(*threadpool.Job) {
 	s.mu.Lock()
 	more := len(s.pending) > 0
 	s.mu.Unlock()
