@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ecelerity-go/ecelerity/internal/refcount"
 )
 
 // Generation is one committed (or about to be committed) configuration: the
@@ -31,7 +33,7 @@ type Generation struct {
 	domainIDs map[string]int32
 	hostIDs   map[string]int32
 
-	refs       atomic.Int64
+	refs       refcount.Count
 	superseded atomic.Bool
 
 	// mu guards onRetire and retired.
@@ -78,33 +80,17 @@ func (g *Generation) Superseded() bool { return g.superseded.Load() }
 // Acquire adds a reference. Only a holder of a reference may call it (to
 // hand the generation to another goroutine); any goroutine.
 func (g *Generation) Acquire() *Generation {
-	if g.refs.Add(1) <= 1 {
-		panic("config: Acquire on a released generation")
-	}
+	g.refs.Acquire("config")
 	return g
 }
 
 // tryAcquire adds a reference unless the generation has already retired.
-func (g *Generation) tryAcquire() bool {
-	for {
-		n := g.refs.Load()
-		if n <= 0 {
-			return false
-		}
-		if g.refs.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
+func (g *Generation) tryAcquire() bool { return g.refs.TryAcquire() }
 
 // Release drops a reference. The last release of a generation that is no
 // longer current (or never committed) retires it on the calling goroutine.
 func (g *Generation) Release() {
-	n := g.refs.Add(-1)
-	if n < 0 {
-		panic("config: Release without a matching reference")
-	}
-	if n == 0 {
+	if g.refs.Release("config") {
 		g.retire()
 	}
 }

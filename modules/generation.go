@@ -10,6 +10,7 @@ import (
 
 	"github.com/ecelerity-go/ecelerity/config"
 	"github.com/ecelerity-go/ecelerity/hooks"
+	"github.com/ecelerity-go/ecelerity/internal/refcount"
 )
 
 // Generation is one generation of the running system: a configuration
@@ -33,7 +34,7 @@ type Generation struct {
 
 	// refs counts holders; the manager holds one while the generation is
 	// current. At zero the generation's config reference and hook pin go.
-	refs atomic.Int64
+	refs refcount.Count
 	// confDone and hooksDone record that the config generation and the hook
 	// registry have retired; the instances are destroyed when both have.
 	confDone, hooksDone atomic.Bool
@@ -93,34 +94,18 @@ func (g *Generation) Instance(module, inst string) Module {
 // Acquire adds a reference for a holder handing g to another goroutine. The
 // caller must hold a reference. Any goroutine.
 func (g *Generation) Acquire() *Generation {
-	if g.refs.Add(1) <= 1 {
-		panic("modules: Acquire on a released generation")
-	}
+	g.refs.Acquire("modules")
 	return g
 }
 
 // tryAcquire adds a reference unless the last one is gone.
-func (g *Generation) tryAcquire() bool {
-	for {
-		n := g.refs.Load()
-		if n <= 0 {
-			return false
-		}
-		if g.refs.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
+func (g *Generation) tryAcquire() bool { return g.refs.TryAcquire() }
 
 // Release drops a reference. When the last goes, g releases its config
 // generation and unpins its hook registry; any goroutine, the loop's
 // included (what runs then is short: destroying instances is handed off).
 func (g *Generation) Release() {
-	n := g.refs.Add(-1)
-	switch {
-	case n < 0:
-		panic("modules: Release without a matching reference")
-	case n == 0:
+	if g.refs.Release("modules") {
 		g.conf.Release()
 		g.hooks.Unpin()
 	}
