@@ -75,6 +75,10 @@ type Stats struct {
 	// Polls counts the zero-timeout epoll_wait calls the loop made while it
 	// polled for an expected hand-over instead of sleeping (see Loop.Expect).
 	Polls uint64
+	// EpollCtls counts the epoll_ctl calls made for fd events (registrations,
+	// interest changes, removals): a cost per connection that the mask a
+	// callback returns, Suspend and AddAndCall exist to keep low.
+	EpollCtls uint64
 	// Yields counts the times a busy loop yielded its processor to the Go
 	// scheduler, about once per 5ms of work (see yieldEvery).
 	Yields uint64
@@ -84,7 +88,7 @@ type Stats struct {
 }
 
 type counters struct {
-	iterations, wakeups, dispatched, callbacks, timers, polls, yields atomic.Uint64
+	iterations, wakeups, dispatched, callbacks, timers, polls, yields, ctls atomic.Uint64
 }
 
 // Stats returns the loop's counters. Any goroutine may call it.
@@ -97,6 +101,7 @@ func (l *Loop) Stats() Stats {
 		Timers:     l.stats.timers.Load(),
 		Polls:      l.stats.polls.Load(),
 		Yields:     l.stats.yields.Load(),
+		EpollCtls:  l.stats.ctls.Load(),
 		Expected:   l.expected.Load(),
 	}
 }

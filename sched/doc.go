@@ -7,7 +7,9 @@
 //
 //   - fd events ([Event], added with [Loop.Add]): a [Callback] receives the event,
 //     the [Mask] that fired and now, and returns the new interest mask; 0 frees the
-//     event (the descriptor stays open: closing it is the callback's business);
+//     event (the descriptor stays open: closing it is the callback's business).
+//     [Loop.AddAndCall] registers a descriptor and runs its callback at once, for
+//     a server that speaks first on a connection it has just accepted;
 //   - timers ([Timer], from [Loop.After], [Loop.At] or [Loop.Reset]) kept in a
 //     hierarchical timing wheel whose due slots drain into a small heap, so that a
 //     million connection timeouts cost O(1) each and timers still fire in deadline
@@ -29,7 +31,8 @@
 // [ReadState] keeps read-until-delimiter and read-exactly-N buffers across callbacks;
 // each reports the [Mask] it needs when the descriptor would block.
 //
-// [Listen] and [Accept] open non-blocking, close-on-exec listening sockets; a
+// [Listen] and [Accept] open non-blocking, close-on-exec listening sockets
+// ([NewNonblockingFDConn] skips the flag check for what Accept returns); a
 // [Group] runs several loops, each with its own SO_REUSEPORT listener, loop 0 being
 // the master.
 //

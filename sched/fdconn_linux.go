@@ -27,6 +27,14 @@ func NewFDConn(fd int) *FDConn {
 	return &FDConn{fd: fd, raw: err == nil && fl&unix.O_NONBLOCK != 0}
 }
 
+// NewNonblockingFDConn is NewFDConn for a descriptor its caller knows to be
+// non-blocking, such as one from Accept or a socket made with SOCK_NONBLOCK:
+// it skips NewFDConn's fcntl, a system call per connection. On a blocking
+// descriptor a read or write would block the loop.
+func NewNonblockingFDConn(fd int) *FDConn {
+	return &FDConn{fd: fd, raw: true}
+}
+
 // FD returns the descriptor, or -1 after Close.
 func (c *FDConn) FD() int { return c.fd }
 

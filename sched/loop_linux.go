@@ -79,7 +79,6 @@ type Loop struct {
 	wheel    wheel
 	draining bool      // Shutdown in progress: exit once live reaches zero
 	yielded  time.Time // when the loop last yielded its processor (see yieldEvery)
-	ctls     int       // epoll_ctl calls for fd events, so tests can prove none is wasted
 	// backoff spaces out polls for expected hand-overs that do not pay; see wait.
 	backoff backoff.Spin // the back-off of polls that do not pay (see wait)
 
@@ -323,7 +322,7 @@ func (l *Loop) fire(fd int, bits uint32) {
 	if ev.state != stateLive {
 		if ev.state == stateSuspended && ev.mask != 0 {
 			// Ready while suspended: leave the kernel set until Resume.
-			l.ctls++
+			l.stats.ctls.Add(1)
 			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 			ev.mask = 0
 		}
@@ -390,7 +389,7 @@ func (l *Loop) modify(ev *Event, mask Mask) {
 		panic(fmt.Sprintf("sched: callback returned unknown mask bits %v", mask))
 	}
 	e := unix.EpollEvent{Events: l.epollBits(mask), Fd: int32(ev.fd)}
-	l.ctls++
+	l.stats.ctls.Add(1)
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, ev.fd, &e); err != nil {
 		l.forget(ev)
 		return
@@ -404,7 +403,7 @@ func (l *Loop) remove(ev *Event) {
 	// it out of the set already. A mask of 0 is a suspended event that left
 	// the set (or a resumed one the kernel refused).
 	if ev.mask != 0 {
-		l.ctls++
+		l.stats.ctls.Add(1)
 		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ev.fd, nil)
 	}
 	l.forget(ev)
@@ -429,6 +428,28 @@ func (l *Loop) forget(ev *Event) {
 func (l *Loop) Add(fd int, mask Mask, cb Callback, data any) (*Event, error) {
 	l.mustOnLoop("Add")
 	return l.add(fd, mask, cb, data, false)
+}
+
+// AddAndCall registers fd as Add does, then calls cb at once, before it
+// returns, with fired as the readiness (which need not be there: IO helpers
+// treat a readiness that is not as would-block), and applies the mask cb
+// returns as after any callback. It is for a descriptor whose owner has
+// something to do before the kernel can say anything, such as a server that
+// speaks first on a connection it just accepted: the greeting goes out in the
+// accept callback instead of an iteration later, and when mask is what the
+// callback returns afterwards (Read, waiting for the client's answer), the
+// connection costs a single epoll_ctl. If the registration fails, cb is not
+// called. The returned event may be already freed or replaced by a suspended
+// duplicate by cb; cb sees every event it is called with. Loop-only.
+func (l *Loop) AddAndCall(fd int, mask, fired Mask, cb Callback, data any) (*Event, error) {
+	l.mustOnLoop("AddAndCall")
+	ev, err := l.add(fd, mask, cb, data, false)
+	if err != nil {
+		return nil, err
+	}
+	l.stats.callbacks.Add(1)
+	l.call(ev, fired)
+	return ev, nil
 }
 
 // AddListener registers a listening descriptor for Read. It is Add with one
@@ -457,7 +478,7 @@ func (l *Loop) add(fd int, mask Mask, cb Callback, data any, listener bool) (*Ev
 		l.events = append(l.events, make([]*Event, len(l.events)+64)...)
 	}
 	e := unix.EpollEvent{Events: l.epollBits(mask), Fd: int32(fd)}
-	l.ctls++
+	l.stats.ctls.Add(1)
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &e); err != nil {
 		if errors.Is(err, unix.EEXIST) && l.events[fd] != nil {
 			return nil, fmt.Errorf("sched: add fd %d: %w", fd, ErrBusy)
@@ -540,7 +561,7 @@ func (l *Loop) resume(ev *Event, mask Mask) {
 			op = unix.EPOLL_CTL_MOD
 		}
 		e := unix.EpollEvent{Events: l.epollBits(mask), Fd: int32(ev.fd)}
-		l.ctls++
+		l.stats.ctls.Add(1)
 		if err := unix.EpollCtl(l.epfd, op, ev.fd, &e); err == nil {
 			ev.mask = mask
 		} else {

@@ -33,6 +33,7 @@ func TestOffLoopCallsPanic(t *testing.T) {
 	}{
 		{"Add", func() { l.Add(a, Read, noopCB, nil) }},
 		{"AddListener", func() { l.AddListener(a, noopCB, nil) }},
+		{"AddAndCall", func() { l.AddAndCall(a, Read, Write, noopCB, nil) }},
 		{"After", func() { l.After(time.Second, noopTimer, nil) }},
 		{"At", func() { l.At(time.Now(), noopTimer, nil) }},
 		{"Reset", func() { l.Reset(tm, time.Second) }},
@@ -137,14 +138,14 @@ func TestMaskChanges(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Add: %v", err)
 		}
-		ctlsAtAdd = l.ctls
+		ctlsAtAdd = int(l.Stats().EpollCtls)
 	})
 	// Each write makes a readable iteration; the callback never drains, so
 	// level triggering keeps it ready.
 	unix.Write(b, []byte("x"))
 	wait(t, done, "the callback to return 0")
 	onLoop(t, l, func(time.Time) {
-		if got := l.ctls - ctlsAtAdd; got != 2 {
+		if got := int(l.Stats().EpollCtls) - ctlsAtAdd; got != 2 {
 			t.Errorf("epoll_ctl calls after Add = %d, want 2 (one MOD, one DEL)", got)
 		}
 		if l.Live() != 0 {
@@ -192,6 +193,86 @@ func TestAddErrors(t *testing.T) {
 		}
 		if _, err := l.Add(a, Write, noopCB, nil); !errors.Is(err, ErrBusy) {
 			t.Errorf("second Add error = %v, want ErrBusy", err)
+		}
+	})
+}
+
+// AddAndCall runs the callback before it returns, with the readiness it was
+// given, and applies the mask returned as after any callback: the mask it
+// was registered with costs nothing more, another one a MOD, 0 a DEL, and a
+// suspension keeps the descriptor reserved. A failed registration calls
+// nothing.
+func TestAddAndCall(t *testing.T) {
+	l := startLoop(t, Options{})
+	cases := []struct {
+		name     string
+		ret      Mask // what the first call returns (suspend: see below)
+		suspend  bool
+		wantCtls uint64
+		wantSet  bool // still in the kernel set afterwards
+		wantLive int  // events in the table afterwards
+	}{
+		{"same mask", Read, false, 1, true, 1},
+		{"other mask", Read | Write, false, 2, true, 1},
+		{"done", 0, false, 2, false, 0},
+		{"suspended", 0, true, 1, true, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, _ := socketpair(t)
+			onLoop(t, l, func(time.Time) {
+				before := l.Stats().EpollCtls
+				var calls []Mask
+				var inCall *Event
+				var dup *Event
+				ev, err := l.AddAndCall(a, Read, Write, func(ev *Event, fired Mask, _ time.Time) Mask {
+					calls = append(calls, fired)
+					inCall = ev
+					if c.suspend {
+						dup = l.Suspend(ev)
+					}
+					return c.ret
+				}, nil)
+				if err != nil {
+					t.Fatalf("AddAndCall: %v", err)
+				}
+				if len(calls) != 1 || calls[0] != Write {
+					t.Fatalf("calls before AddAndCall returned = %v, want [%v]", calls, Write)
+				}
+				if inCall != ev {
+					t.Error("the callback was not called with the returned event")
+				}
+				if got := l.Stats().EpollCtls - before; got != c.wantCtls {
+					t.Errorf("epoll_ctl calls = %d, want %d", got, c.wantCtls)
+				}
+				if got := inEpollSet(t, l.epfd, a); got != c.wantSet {
+					t.Errorf("in the kernel set = %v, want %v", got, c.wantSet)
+				}
+				if got := l.Live(); got != c.wantLive {
+					t.Errorf("Live() = %d, want %d", got, c.wantLive)
+				}
+				if _, err := l.Add(a, Read, noopCB, nil); (err == nil) != (c.wantLive == 0) {
+					t.Errorf("Add after AddAndCall: %v", err)
+				}
+				if dup != nil {
+					l.resume(dup, 0)
+				}
+				for _, e := range l.events {
+					if e != nil && e.fd == a {
+						l.remove(e)
+					}
+				}
+			})
+		})
+	}
+	onLoop(t, l, func(time.Time) {
+		called := false
+		cb := func(*Event, Mask, time.Time) Mask { called = true; return Read }
+		if _, err := l.AddAndCall(-1, Read, Read, cb, nil); !errors.Is(err, ErrBadFD) {
+			t.Errorf("AddAndCall(-1) error = %v, want ErrBadFD", err)
+		}
+		if called {
+			t.Error("the callback ran although the registration failed")
 		}
 	})
 }
@@ -373,7 +454,7 @@ func TestSuspendCosts(t *testing.T) {
 		}
 	})
 	ctls := func() (n int) {
-		onLoop(t, l, func(time.Time) { n = l.ctls })
+		onLoop(t, l, func(time.Time) { n = int(l.Stats().EpollCtls) })
 		return n
 	}
 	// cycle makes the callback run and suspend (after reading what is there

@@ -268,7 +268,8 @@ type listenSock struct {
 	refs  int // guarded by m.mu
 
 	// Loop-only.
-	ev       *sched.Event
+	ev       *sched.Event // a suspended duplicate while resting
+	resting  bool         // accept failed for want of descriptors or memory
 	closed   bool
 	sessions int
 }
@@ -338,7 +339,11 @@ func (ls *listenSock) close() {
 	if ls.ev != nil {
 		// Free the event before closing, in hand-over order, so that the
 		// descriptor number is not reused while the loop still maps it.
-		loop.Resume(loop.Suspend(ls.ev), 0)
+		ev := ls.ev
+		if !ls.resting {
+			ev = loop.Suspend(ev)
+		}
+		loop.Resume(ev, 0)
 		ls.ev = nil
 	}
 	loop.Dispatch(func(time.Time) { closeFD(ls.fd) })
@@ -347,6 +352,13 @@ func (ls *listenSock) close() {
 // acceptBatch bounds the connections taken per readiness, so that a flood
 // of connections does not starve established sessions.
 const acceptBatch = 64
+
+// acceptPause is how long a listening socket rests after accept failed for
+// want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM). The
+// connection stays queued in the kernel and the socket stays readable, so
+// trying again at once would spin the loop and flood the log; sessions that
+// end meanwhile give descriptors back.
+const acceptPause = 100 * time.Millisecond
 
 // onAccept is the listening socket's callback. Loop goroutine.
 func (ls *listenSock) onAccept(ev *sched.Event, fired sched.Mask, now time.Time) sched.Mask {
@@ -357,13 +369,23 @@ func (ls *listenSock) onAccept(ev *sched.Event, fired sched.Mask, now time.Time)
 		closeFD(ls.fd)
 		return 0
 	}
+	if ls.closed {
+		// Resumed after a pause that close cut short.
+		return 0
+	}
+	ls.ev, ls.resting = ev, false
 	for range acceptBatch {
 		fd, sa, err := sched.Accept(ev.FD())
 		if err != nil {
-			if !errors.Is(err, sched.ErrWouldBlock) {
-				ls.m.env.Logger.Warn("esmtp: accept", "err", err)
+			if errors.Is(err, sched.ErrWouldBlock) {
+				break
 			}
-			break
+			loop := ls.m.env.Loop
+			ls.m.env.Logger.Warn("esmtp: accept failed; the listener pauses", "addr", ls.bound, "pause", acceptPause, "err", err)
+			dup := loop.Suspend(ev)
+			ls.ev, ls.resting = dup, true
+			loop.After(acceptPause, func(*sched.Timer, time.Time) { loop.Resume(dup, sched.Read) }, nil)
+			return 0
 		}
 		ls.m.startSession(ls, fd, sockaddrAddrPort(sa), now)
 	}

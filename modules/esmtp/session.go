@@ -156,27 +156,27 @@ func (m *Module) startSession(ls *listenSock, fd int, remote netip.AddrPort, now
 		local = localAddr(fd)
 	}
 	s := &session{m: m, ls: ls, loop: m.env.Loop, mg: g, gs: gs, lp: lp, set: set, fd: fd}
-	s.conn = sched.NewFDConn(fd)
+	// Accept made the descriptor non-blocking.
+	s.conn = sched.NewNonblockingFDConn(fd)
 	s.ac = Accept{ConnID: m.connSeq.Add(1), Remote: remote, Local: local, Listen: lp.name}
 	s.vc.s = s
 	for _, kv := range set.context {
 		s.vc.Set(ConnContext, kv.Key, kv.Value)
 	}
 	s.timer = sched.NewTimer(s.onTimeout, s)
-	// The first callback runs the connect phase: the socket is writable at once.
-	ev, err := s.loop.Add(fd, sched.Write, s.onEvent, s)
-	if err != nil {
-		m.env.Logger.Error("esmtp: cannot watch connection", "remote", remote, "err", err)
-		closeFD(fd)
-		g.Release()
-		return
-	}
-	s.ev = ev
 	m.link(s)
 	ls.sessions++
 	m.peers[remote.Addr()]++
 	gs.sessions.Add(1)
 	s.loop.Reset(s.timer, set.greeting)
+	// The first callback runs the connect phase and sends the greeting: it
+	// runs now, on a socket that is writable at once, registered for the
+	// client's answer, which is what the callback then waits for. The session
+	// may be closed or suspended when this returns; onEvent keeps s.ev.
+	if _, err := s.loop.AddAndCall(fd, sched.Read, sched.Write, s.onEvent, s); err != nil {
+		m.env.Logger.Error("esmtp: cannot watch connection", "remote", remote, "err", err)
+		s.close()
+	}
 }
 
 // onEvent is the session's fd callback. Loop goroutine.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestGreetingAndEHLO(t *testing.T) {
@@ -249,5 +250,43 @@ func TestSpoolModes(t *testing.T) {
 				return len(des) == 2
 			})
 		})
+	}
+}
+
+// TestConnectionEpollCost: a connection costs two epoll_ctl calls in all, its
+// registration and its removal. The greeting goes out in the accept callback
+// on a descriptor registered for the client's answer, so the interest never
+// changes; registering for writability first would cost a third call, and an
+// iteration of the loop, per connection.
+func TestConnectionEpollCost(t *testing.T) {
+	s := startServer(t, baseConf, nil)
+	addr := s.addr()
+	const conns = 20
+	closedAll := func() bool {
+		for _, g := range s.module().Sessions() {
+			if g.Sessions != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	before := s.loop.Stats().EpollCtls
+	for range conns {
+		c := dialAddr(t, addr)
+		c.expect("220 ")
+		c.cmd("HELO client.example", "250 ")
+		c.cmd("QUIT", "221 ")
+		if !c.closed() {
+			t.Fatal("connection open after QUIT")
+		}
+		waitFor(t, "the session to be counted out", closedAll)
+	}
+	// The last removal follows the callback that closed the session: pass
+	// through the loop once more to see it.
+	barrier := make(chan struct{})
+	s.loop.Dispatch(func(time.Time) { close(barrier) })
+	<-barrier
+	if got := s.loop.Stats().EpollCtls - before; got != 2*conns {
+		t.Errorf("%d connections cost %d epoll_ctl calls, want %d", conns, got, 2*conns)
 	}
 }
