@@ -14,7 +14,7 @@
 # then the ratios against smtp-sink.
 #
 # Usage: bench/smtp/run.sh [scale]   (scale multiplies the message counts; 1 by default)
-# Each cell runs ROUNDS times (3 by default), every server once per round, one
+# Each cell runs ROUNDS times (5 by default), every server once per round, one
 # after the other, and reports each server's median rate and median CPU: on a
 # shared machine whose speed drifts from minute to minute, the servers of a
 # cell then see the same drift, and one slow round does not decide a ratio.
@@ -32,7 +32,7 @@ SESSIONS=${SESSIONS-1 10 100}
 REUSE=${REUSE-yes no}
 SERVERS=${SERVERS-smtp-sink go-smtp ours-tmpfs ours-disk}
 DURABILITY=${DURABILITY-10 100}
-ROUNDS=${ROUNDS-3}
+ROUNDS=${ROUNDS-5}
 BASELINE=${BASELINE-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/smtpbench.XXXXXX)
