@@ -2,6 +2,7 @@ package sched
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -88,4 +89,97 @@ func TestAcceptPeerAddress(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAcceptorPausesOutOfDescriptors: with the process out of descriptors,
+// a connection waits in the listening socket, which stays readable. An
+// Acceptor that tried again at once would run without end; it must rest,
+// then take the connection once a descriptor is free.
+func TestAcceptorPausesOutOfDescriptors(t *testing.T) {
+	l := startLoop(t, Options{})
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 8); err != nil {
+		t.Fatal(err)
+	}
+	laddr, err := unix.Getsockname(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan int, 1)
+	onLoop(t, l, func(time.Time) {
+		if _, err := l.AddListener(lfd, Acceptor(func(_ *Loop, fd int, _ unix.Sockaddr) {
+			unix.Close(fd)
+			accepted <- fd
+		}), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	open, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = uint64(len(open)) + 64
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	var fillers []int
+	release := func() {
+		for _, fd := range fillers {
+			unix.Close(fd)
+		}
+		fillers = nil
+	}
+	t.Cleanup(func() {
+		release()
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			t.Errorf("restore RLIMIT_NOFILE: %v", err)
+		}
+	})
+	// Every free descriptor is taken but one, for the client.
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if err != unix.EMFILE {
+				t.Fatalf("fill the descriptor table: %v", err)
+			}
+			break
+		}
+		fillers = append(fillers, fd)
+	}
+	unix.Close(fillers[len(fillers)-1])
+	fillers = fillers[:len(fillers)-1]
+	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(cfd)
+	if err := unix.Connect(cfd, laddr); err != nil {
+		t.Fatal(err)
+	}
+	before := l.Stats().Callbacks
+	time.Sleep(500 * time.Millisecond)
+	// Resting acceptBackoff between tries makes about 5 calls in that time;
+	// trying again at once makes tens of thousands.
+	if n := l.Stats().Callbacks - before; n > 50 {
+		t.Errorf("%d callbacks in half a second without descriptors: the acceptor spins", n)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("a connection was accepted without a free descriptor")
+	default:
+	}
+	release()
+	wait(t, accepted, "the connection once descriptors are free")
 }

@@ -76,11 +76,13 @@ type session struct {
 	tlsc  *sched.TLSConn
 	timer *sched.Timer
 
-	ac Accept
-	vc VCtx
+	ac   Accept
+	vc   VCtx
+	peer string // ac.Remote as text, for the envelopes; "" until the first
 
-	in   []byte // read buffer; nil while idle
-	r, w int    // in[r:w] is unread
+	in   []byte  // read buffer; nil while idle
+	inp  *[]byte // in's box from inPool, put back as it came (no allocation)
+	r, w int     // in[r:w] is unread
 	out  sched.WriteState
 	rep  []byte // replies produced by this callback, written at its end
 
@@ -267,7 +269,8 @@ func (s *session) run(now time.Time) sched.Mask {
 // read reads once into the input buffer.
 func (s *session) read() (int, sched.Mask, error) {
 	if s.in == nil {
-		s.in = *inPool.Get().(*[]byte)
+		s.inp = inPool.Get().(*[]byte)
+		s.in = *s.inp
 		s.r, s.w = 0, 0
 	}
 	if s.r == s.w {
@@ -283,12 +286,16 @@ func (s *session) read() (int, sched.Mask, error) {
 	return n, need, err
 }
 
+// putIn gives the read buffer back to inPool.
+func (s *session) putIn() {
+	inPool.Put(s.inp)
+	s.in, s.inp = nil, nil
+}
+
 // idle arms the timer for the wait ahead and gives back an empty buffer.
 func (s *session) idle() {
 	if s.in != nil && s.r == s.w {
-		in := s.in
-		inPool.Put(&in)
-		s.in = nil
+		s.putIn()
 		s.r, s.w = 0, 0
 	}
 	s.armTimer()
@@ -352,9 +359,7 @@ func (s *session) close() sched.Mask {
 	s.sm, s.msg, s.committing = nil, nil, nil
 	_ = s.conn.Close()
 	if s.in != nil {
-		in := s.in
-		inPool.Put(&in)
-		s.in = nil
+		s.putIn()
 	}
 	s.ls.sessions--
 	a := s.ac.Remote.Addr()
@@ -824,7 +829,11 @@ func (s *session) data(now time.Time, reg *hooks.Registry) {
 	}
 	s.bad = 0
 	s.msg.ID = sp.NewID(now)
-	s.sm = sp.Begin(&spool.Envelope{ID: s.msg.ID, Received: s.msg.Received, Peer: s.ac.Remote.String(), Helo: s.ac.Helo, MailFrom: s.msg.MailFrom})
+	if s.peer == "" {
+		// Once per session, not per message.
+		s.peer = s.ac.Remote.String()
+	}
+	s.sm = sp.Begin(&spool.Envelope{ID: s.msg.ID, Received: s.msg.Received, Peer: s.peer, Helo: s.ac.Helo, MailFrom: s.msg.MailFrom})
 	s.dataSkip, s.dataTooLong, s.dataBareLF, s.dataOversize, s.dataErr = false, false, false, false, nil
 	s.okText = ""
 	s.state = stData
@@ -1111,9 +1120,7 @@ func (s *session) resetTx() {
 func (s *session) beginTLS() sched.Mask {
 	s.startTLS = false
 	if s.in != nil {
-		in := s.in
-		inPool.Put(&in)
-		s.in = nil
+		s.putIn()
 	}
 	s.r, s.w = 0, 0
 	s.tlsc = sched.NewTLSServer(s.fd, s.set.tls)
