@@ -2,13 +2,14 @@ package sched
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ecelerity-go/ecelerity/internal/fdexhaust"
 )
 
 // TestAcceptPeerAddress: Accept reports the peer's address as the peer sees
@@ -121,45 +122,8 @@ func TestAcceptorPausesOutOfDescriptors(t *testing.T) {
 		}
 	})
 
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	open, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = uint64(len(open)) + 64
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var fillers []int
-	release := func() {
-		for _, fd := range fillers {
-			unix.Close(fd)
-		}
-		fillers = nil
-	}
-	t.Cleanup(func() {
-		release()
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			t.Errorf("restore RLIMIT_NOFILE: %v", err)
-		}
-	})
-	// Every free descriptor is taken but one, for the client.
-	for {
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			if err != unix.EMFILE {
-				t.Fatalf("fill the descriptor table: %v", err)
-			}
-			break
-		}
-		fillers = append(fillers, fd)
-	}
-	unix.Close(fillers[len(fillers)-1])
-	fillers = fillers[:len(fillers)-1]
+	fds := fdexhaust.Lower(t)
+	fds.Fill()
 	cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +144,6 @@ func TestAcceptorPausesOutOfDescriptors(t *testing.T) {
 		t.Fatal("a connection was accepted without a free descriptor")
 	default:
 	}
-	release()
+	fds.Release()
 	wait(t, accepted, "the connection once descriptors are free")
 }

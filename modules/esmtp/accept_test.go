@@ -2,11 +2,10 @@ package esmtp
 
 import (
 	"net"
-	"os"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/ecelerity-go/ecelerity/internal/fdexhaust"
 )
 
 // TestAcceptPausesWhenOutOfDescriptors runs the process out of descriptors
@@ -18,50 +17,8 @@ func TestAcceptPausesWhenOutOfDescriptors(t *testing.T) {
 	s := startServer(t, baseConf, nil)
 	addr := s.addr()
 
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	open, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = uint64(len(open)) + 64
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var fillers []int
-	release := func() {
-		for _, fd := range fillers {
-			unix.Close(fd)
-		}
-		fillers = nil
-	}
-	t.Cleanup(func() {
-		release()
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			t.Errorf("restore RLIMIT_NOFILE: %v", err)
-		}
-	})
-	// fill takes every free descriptor but one, for the client: the
-	// server's accept then finds none.
-	fill := func() {
-		t.Helper()
-		for {
-			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				if err != unix.EMFILE {
-					t.Fatalf("fill the descriptor table: %v", err)
-				}
-				break
-			}
-			fillers = append(fillers, fd)
-		}
-		unix.Close(fillers[len(fillers)-1])
-		fillers = fillers[:len(fillers)-1]
-	}
-	fill()
+	fds := fdexhaust.Lower(t)
+	fds.Fill()
 	before := s.loop.Stats().Callbacks
 	c := dialAddr(t, addr)
 	time.Sleep(500 * time.Millisecond)
@@ -70,7 +27,7 @@ func TestAcceptPausesWhenOutOfDescriptors(t *testing.T) {
 	if n := s.loop.Stats().Callbacks - before; n > 50 {
 		t.Errorf("%d callbacks in half a second without descriptors: the listener spins", n)
 	}
-	release()
+	fds.Release()
 	c.expect("220 ")
 	c.cmd("QUIT", "221 ")
 	// The server's descriptor must be closed before the table fills again.
@@ -87,7 +44,7 @@ func TestAcceptPausesWhenOutOfDescriptors(t *testing.T) {
 		ls = l
 	}
 	m.mu.Unlock()
-	fill()
+	fds.Fill()
 	c2 := dialAddr(t, addr)
 	waitFor(t, "the listener to rest", func() bool {
 		resting := make(chan bool)
@@ -97,7 +54,7 @@ func TestAcceptPausesWhenOutOfDescriptors(t *testing.T) {
 	closed := make(chan struct{})
 	s.loop.Dispatch(func(time.Time) { ls.close(); close(closed) })
 	<-closed
-	release()
+	fds.Release()
 	time.Sleep(2 * acceptPause)
 	if !c2.closed() {
 		t.Error("a connection queued on a closed listening socket was served")
