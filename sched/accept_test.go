@@ -134,7 +134,7 @@ func TestAcceptorPausesOutOfDescriptors(t *testing.T) {
 	}
 	before := l.Stats().Callbacks
 	time.Sleep(500 * time.Millisecond)
-	// Resting acceptBackoff between tries makes about 5 calls in that time;
+	// Resting AcceptBackoff between tries makes about 5 calls in that time;
 	// trying again at once makes tens of thousands.
 	if n := l.Stats().Callbacks - before; n > 50 {
 		t.Errorf("%d callbacks in half a second without descriptors: the acceptor spins", n)

@@ -215,9 +215,13 @@ type AcceptFunc func(l *Loop, fd int, peer unix.Sockaddr)
 // epoll calls again for the rest.
 const acceptBatch = 64
 
-// acceptBackoff is how long a listener rests after the process ran out of
-// descriptors or memory; accepting again at once would spin.
-const acceptBackoff = 100 * time.Millisecond
+// AcceptBackoff is how long a listener rests after accept failed because
+// the process ran out of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM): the connection stays queued in the kernel and the listening
+// socket stays readable, so accepting again at once would spin the loop.
+// Acceptor rests this long; a listener with its own accept callback should
+// too.
+const AcceptBackoff = 100 * time.Millisecond
 
 // Acceptor returns the callback of a listener event (see AddListener): it
 // accepts pending connections and passes each to onConn on the loop, and when
@@ -238,7 +242,7 @@ func Acceptor(onConn AcceptFunc) Callback {
 				// Out of descriptors or memory: the pending connection stays
 				// queued in the kernel, so rest and try again.
 				dup := l.Suspend(ev)
-				l.After(acceptBackoff, func(*Timer, time.Time) { l.Resume(dup, Read) }, nil)
+				l.After(AcceptBackoff, func(*Timer, time.Time) { l.Resume(dup, Read) }, nil)
 				return 0
 			}
 			onConn(l, nfd, sa)

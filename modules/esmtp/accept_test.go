@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ecelerity-go/ecelerity/internal/fdexhaust"
+	"github.com/ecelerity-go/ecelerity/sched"
 )
 
 // TestAcceptPausesWhenOutOfDescriptors runs the process out of descriptors
@@ -55,7 +56,7 @@ func TestAcceptPausesWhenOutOfDescriptors(t *testing.T) {
 	s.loop.Dispatch(func(time.Time) { ls.close(); close(closed) })
 	<-closed
 	fds.Release()
-	time.Sleep(2 * acceptPause)
+	time.Sleep(2 * sched.AcceptBackoff)
 	if !c2.closed() {
 		t.Error("a connection queued on a closed listening socket was served")
 	}

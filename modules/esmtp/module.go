@@ -353,13 +353,6 @@ func (ls *listenSock) close() {
 // of connections does not starve established sessions.
 const acceptBatch = 64
 
-// acceptPause is how long a listening socket rests after accept failed for
-// want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM). The
-// connection stays queued in the kernel and the socket stays readable, so
-// trying again at once would spin the loop and flood the log; sessions that
-// end meanwhile give descriptors back.
-const acceptPause = 100 * time.Millisecond
-
 // onAccept is the listening socket's callback. Loop goroutine.
 func (ls *listenSock) onAccept(ev *sched.Event, fired sched.Mask, now time.Time) sched.Mask {
 	if fired == 0 {
@@ -380,11 +373,13 @@ func (ls *listenSock) onAccept(ev *sched.Event, fired sched.Mask, now time.Time)
 			if errors.Is(err, sched.ErrWouldBlock) {
 				break
 			}
+			// Out of descriptors or memory: rest as sched.Acceptor does;
+			// sessions that end meanwhile give descriptors back.
 			loop := ls.m.env.Loop
-			ls.m.env.Logger.Warn("esmtp: accept failed; the listener pauses", "addr", ls.bound, "pause", acceptPause, "err", err)
+			ls.m.env.Logger.Warn("esmtp: accept failed; the listener pauses", "addr", ls.bound, "pause", sched.AcceptBackoff, "err", err)
 			dup := loop.Suspend(ev)
 			ls.ev, ls.resting = dup, true
-			loop.After(acceptPause, func(*sched.Timer, time.Time) { loop.Resume(dup, sched.Read) }, nil)
+			loop.After(sched.AcceptBackoff, func(*sched.Timer, time.Time) { loop.Resume(dup, sched.Read) }, nil)
 			return 0
 		}
 		ls.m.startSession(ls, fd, sockaddrAddrPort(sa), now)
