@@ -9,15 +9,38 @@ import (
 // dispatchQueue is the hand-over queue: producers append under mu, the loop swaps
 // the whole slice out and runs it without the lock. A mutex held for one append
 // is as cheap as a lock-free queue at this size and keeps the batch a plain slice
-// that the loop reuses, so a hand-over allocates nothing.
+// that the loop reuses, so a hand-over allocates nothing beyond what the caller
+// made (a Dispatch's closure; a Resume makes none).
 type dispatchQueue struct {
 	mu sync.Mutex
-	// mu guards fns.
-	fns []func(time.Time)
-	// nonEmpty mirrors len(fns) > 0 for the loop's lock-free checks.
+	// mu guards tasks.
+	tasks []task
+	// nonEmpty mirrors len(tasks) > 0 for the loop's lock-free checks.
 	nonEmpty atomic.Bool
 	// spare is the loop's previous batch, kept for reuse; loop goroutine only.
-	spare []func(time.Time)
+	spare []task
+}
+
+// task is one hand-over: a dispatched function, or, when ev is set, the
+// Resume of ev with mask (kept as data, not wrapped in a closure, since a
+// Resume ends every suspension and a closure would be an allocation each).
+type task struct {
+	fn   func(time.Time)
+	ev   *Event
+	mask Mask
+}
+
+// push queues t and wakes the loop. Any goroutine.
+func (l *Loop) push(t task) {
+	if l.finished.Load() {
+		return
+	}
+	q := &l.q
+	q.mu.Lock()
+	q.tasks = append(q.tasks, t)
+	q.nonEmpty.Store(true)
+	q.mu.Unlock()
+	l.wake()
 }
 
 // Dispatch queues fn to run on the loop goroutine soon, with the iteration's
@@ -25,15 +48,7 @@ type dispatchQueue struct {
 // the loop's included (fn then runs in a later iteration, never inside the
 // caller). On a loop that has stopped, fn never runs.
 func (l *Loop) Dispatch(fn func(now time.Time)) {
-	if l.finished.Load() {
-		return
-	}
-	q := &l.q
-	q.mu.Lock()
-	q.fns = append(q.fns, fn)
-	q.nonEmpty.Store(true)
-	q.mu.Unlock()
-	l.wake()
+	l.push(task{fn: fn})
 }
 
 // runDispatched runs the functions queued so far. Functions queued while they run
@@ -45,16 +60,21 @@ func (l *Loop) runDispatched() {
 		return
 	}
 	q.mu.Lock()
-	batch := q.fns
-	q.fns = q.spare[:0]
+	batch := q.tasks
+	q.tasks = q.spare[:0]
 	q.nonEmpty.Store(false)
 	q.mu.Unlock()
 	// Counted first, so that whoever learns from a function that it ran
 	// finds it in the count.
 	l.stats.dispatched.Add(uint64(len(batch)))
-	for i, fn := range batch {
-		batch[i] = nil // let the closure go as soon as it ran
-		fn(l.now)
+	for i := range batch {
+		t := batch[i]
+		batch[i] = task{} // let the closure or event go as soon as it ran
+		if t.ev != nil {
+			l.resume(t.ev, t.mask)
+		} else {
+			t.fn(l.now)
+		}
 	}
 	q.spare = batch[:0]
 }

@@ -537,7 +537,7 @@ func (l *Loop) Resume(ev *Event, mask Mask) {
 	if ev.loop != l {
 		panic("sched: Resume of an event of another loop")
 	}
-	l.Dispatch(func(time.Time) { l.resume(ev, mask) })
+	l.push(task{ev: ev, mask: mask})
 }
 
 func (l *Loop) resume(ev *Event, mask Mask) {
