@@ -45,7 +45,7 @@ func (p *testPolicy) ExtInit(ctx *modules.InitCtx, mode modules.Mode) error {
 // server is a listener running in-process on a real loop, pools, config store
 // and module manager.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	conf    string
 	loop    *sched.Loop
@@ -59,14 +59,14 @@ type server struct {
 // startServer runs the listener with the configuration text conf, in which
 // SPOOL is replaced by a temporary spool directory. policy, when not nil,
 // registers hook providers in every generation (put `testpolicy {}` in conf).
-func startServer(t *testing.T, conf string, policy func(reg *hooks.Registry) error) *server {
+func startServer(t testing.TB, conf string, policy func(reg *hooks.Registry) error) *server {
 	t.Helper()
 	return startServerWith(t, conf, policy, nil)
 }
 
 // startServerWith is startServer with more built-in modules, made once the
 // loop and pools exist.
-func startServerWith(t *testing.T, conf string, policy func(reg *hooks.Registry) error, more func(s *server) []modules.Info) *server {
+func startServerWith(t testing.TB, conf string, policy func(reg *hooks.Registry) error, more func(s *server) []modules.Info) *server {
 	t.Helper()
 	s := &server{t: t, dir: t.TempDir(), mainlog: &testenv.SyncBuffer{}, reject: &testenv.SyncBuffer{}}
 	// The logs close last, after the loop has stopped (cleanups run in reverse).
@@ -154,7 +154,7 @@ func (s *server) addr() string {
 
 // client is a raw SMTP client for the tests.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	br   *bufio.Reader
 }
@@ -164,7 +164,7 @@ func (s *server) dial() *client {
 	return dialAddr(s.t, s.addr())
 }
 
-func dialAddr(t *testing.T, addr string) *client {
+func dialAddr(t testing.TB, addr string) *client {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ecelerity-go/ecelerity/hooks"
+	"github.com/ecelerity-go/ecelerity/modules/esmtp/spool"
 	"github.com/ecelerity-go/ecelerity/modules/scriptlet"
 	"github.com/ecelerity-go/ecelerity/threadpool"
 )
@@ -243,6 +244,19 @@ type Message struct {
 	header  []byte // the header section, kept in memory for Header
 	hdrDone bool
 	vc      *VCtx
+
+	// Parts of the message that would otherwise be allocations of their own:
+	// the spool's envelope, and the backing array of Rcpts while there is
+	// one recipient, the common case.
+	env   spool.Envelope
+	rcpt1 [1]string
+}
+
+// newMessage starts a transaction's message.
+func newMessage(from string, received time.Time, vc *VCtx) *Message {
+	m := &Message{MailFrom: from, Received: received, vc: vc}
+	m.Rcpts = m.rcpt1[:0]
+	return m
 }
 
 // Binding returns the binding chosen by validate_set_binding, "default" when
@@ -268,6 +282,9 @@ func (m *Message) ContextSet(kind ContextKind, key, value string) { m.vc.Set(kin
 
 // maxHeaderKept bounds the header section kept in memory for Header.
 const maxHeaderKept = 64 << 10
+
+// headerStart is the first capacity of the kept header section.
+const headerStart = 512
 
 // Header returns the values of the header field name (without case) in the
 // order they appear, unfolded and trimmed; nil before the body arrived or when
@@ -302,6 +319,10 @@ func (m *Message) keepHeader(line []byte) {
 	if len(m.header)+len(line) > maxHeaderKept {
 		m.hdrDone = true
 		return
+	}
+	if m.header == nil {
+		// One allocation for a small header section, not one per doubling.
+		m.header = make([]byte, 0, headerStart)
 	}
 	m.header = append(m.header, line...)
 }

@@ -737,7 +737,7 @@ func (s *session) mail(cmd smtpproto.Command, now time.Time, reg *hooks.Registry
 		return
 	}
 	s.bad = 0
-	s.msg = &Message{MailFrom: from, Received: now, vc: &s.vc}
+	s.msg = newMessage(from, now, &s.vc)
 	text := "sender ok"
 	if c, t := s.vc.Code(); c > 0 && t != "" {
 		text = t
@@ -833,7 +833,8 @@ func (s *session) data(now time.Time, reg *hooks.Registry) {
 		// Once per session, not per message.
 		s.peer = s.ac.Remote.String()
 	}
-	s.sm = sp.Begin(&spool.Envelope{ID: s.msg.ID, Received: s.msg.Received, Peer: s.peer, Helo: s.ac.Helo, MailFrom: s.msg.MailFrom})
+	s.msg.env = spool.Envelope{ID: s.msg.ID, Received: s.msg.Received, Peer: s.peer, Helo: s.ac.Helo, MailFrom: s.msg.MailFrom}
+	s.sm = sp.Begin(&s.msg.env)
 	s.dataSkip, s.dataTooLong, s.dataBareLF, s.dataOversize, s.dataErr = false, false, false, false, nil
 	s.okText = ""
 	s.state = stData

@@ -44,7 +44,10 @@ func appendEnvelope(dst []byte, env *Envelope) []byte {
 		dst = append(dst, '\n')
 	}
 	field("id", env.ID)
-	field("received", strconv.FormatInt(env.Received.UnixNano(), 10))
+	// Digits need no escaping: appended in place, not through a string.
+	dst = append(dst, "received "...)
+	dst = strconv.AppendInt(dst, env.Received.UnixNano(), 10)
+	dst = append(dst, '\n')
 	field("peer", env.Peer)
 	field("helo", env.Helo)
 	field("from", env.MailFrom)

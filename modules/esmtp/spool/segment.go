@@ -87,10 +87,11 @@ func segNumber(name string) (uint64, bool) {
 // record is one message on its way into a segment: its header and payload
 // as the buffers of one vectored write. Writer only.
 type record struct {
-	hdr, body, tail []byte
+	hdr        [recHdrLen]byte // in the record, not on the encoder's stack: no allocation
+	body, tail []byte
 }
 
-func (r *record) len() int64 { return int64(len(r.hdr) + len(r.body) + len(r.tail)) }
+func (r *record) len() int64 { return int64(recHdrLen + len(r.body) + len(r.tail)) }
 
 // encodeRecord builds m's record from its whole body, which never left
 // memory. tail comes from the buffer pool; the caller gives it back.
@@ -101,8 +102,9 @@ func (m *Message) encodeRecord(body []byte) (record, error) {
 	tail := appendEnvelope(getBuf(), m.env)
 	crc := crc32.Update(crc32.ChecksumIEEE(body), crc32.IEEETable, tail)
 	tail = appendTrailer(tail, int64(len(body)), len(tail), crc)
-	var hdr [recHdrLen]byte
-	return record{hdr: appendRecHeader(hdr[:0], int64(len(body)+len(tail))), body: body, tail: tail}, nil
+	r := record{body: body, tail: tail}
+	appendRecHeader(r.hdr[:0], int64(len(body)+len(tail)))
+	return r, nil
 }
 
 // segmentFor returns the segment the next n bytes of records go to,
@@ -169,8 +171,9 @@ func (s *Spool) appendRecords(seg *segment, recs []record, msgs []*Message) erro
 	off := seg.size
 	iov := s.iov[:0]
 	end := off
-	for _, r := range recs {
-		iov = append(iov, r.hdr, r.body, r.tail)
+	for i := range recs {
+		r := &recs[i] // its header array, not a copy's
+		iov = append(iov, r.hdr[:], r.body, r.tail)
 		end += r.len()
 	}
 	s.iov = iov[:0]

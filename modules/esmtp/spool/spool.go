@@ -88,25 +88,36 @@ type Spool struct {
 	index   map[string]Entry
 	segs    map[string]*segment
 	pending []*op
-	spare   []*op // an emptied batch, for pending to reuse
+	spare   []*op   // an emptied batch, for pending to reuse
+	written [][]*op // batches written, their completions not yet run
 	closed  bool
 
 	// Writer-only (the loop for an Inline spool, else the one writer job):
 	// the segment records are appended to, the number of the next one, and
 	// the scratch of the records' vectored writes.
-	cur     *segment
-	nextSeg uint64
-	recs    []record
-	recMsgs []*Message
-	iov     [][]byte
-	zeros   []byte      // preallocChunk zero bytes, made on first use
-	oneMsg  [1]*Message // CommitNow's message and body, without allocating slices
-	oneBody [1][]byte
+	cur       *segment
+	nextSeg   uint64
+	recs      []record
+	recMsgs   []*Message
+	recBodies [][]byte
+	iov       [][]byte
+	// Scratch of one batch, kept between batches: its commits of files and
+	// of records, and the ids seen in it.
+	commitOps, recOps []*op
+	seen              map[string]bool
+	zeros             []byte      // preallocChunk zero bytes, made on first use
+	oneMsg            [1]*Message // CommitNow's message and body, without allocating slices
+	oneBody           [1][]byte
 
 	// Loop-only: whether a writer job is submitted, and the job itself,
 	// reused (the threadpool lets its owner resubmit it once it completed).
 	busy bool
 	job  threadpool.Job
+	// completeFn is s.complete as a function value, made once: the writer
+	// dispatches it after each batch. doneBatches is complete's emptied
+	// list of batches, which the writer's list reuses.
+	completeFn  func(time.Time)
+	doneBatches [][]*op
 	// afterBatch, when set (by tests, before the first commit), is called by
 	// the writer job after each batch is written, before its completions
 	// are handed to the loop.
@@ -155,6 +166,7 @@ func Open(opts Options) (*Spool, Report, error) {
 		return nil, rep, fmt.Errorf("spool: open: %w", err)
 	}
 	s.dirfd = fd
+	s.completeFn = s.complete
 	s.job = threadpool.Job{Name: "spool commit", Class: opts.Class, Work: s.work, Mode: threadpool.CompleteCallbackSched, Done: s.done, Loop: opts.Loop}
 	s.seq.Store(s.lastSeq())
 	rep.Messages = len(s.index)

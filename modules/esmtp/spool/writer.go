@@ -19,16 +19,34 @@ const bodyBufSize = 64 << 10
 // message does not pin its memory.
 const maxPooledBuf = 1 << 20
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, bodyBufSize); return &b }}
+// bufPool holds body and envelope buffers, boxPool the empty boxes that
+// carry them in and out of bufPool. A sync.Pool takes a pointer; boxing a
+// slice anew at each putBuf would cost an allocation per buffer, twice per
+// message. getBuf empties the box it takes a buffer out of and keeps it for
+// the next putBuf, so the boxes go round with the buffers.
+var (
+	bufPool = sync.Pool{New: func() any { b := make([]byte, 0, bodyBufSize); return &b }}
+	boxPool sync.Pool
+)
 
-func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+func getBuf() []byte {
+	box := bufPool.Get().(*[]byte)
+	b := (*box)[:0]
+	*box = nil // the buffer is out: the box must not keep it alive
+	boxPool.Put(box)
+	return b
+}
 
 func putBuf(b []byte) {
 	if cap(b) == 0 || cap(b) > maxPooledBuf {
 		return
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	box, _ := boxPool.Get().(*[]byte)
+	if box == nil {
+		box = new([]byte)
+	}
+	*box = b[:0]
+	bufPool.Put(box)
 }
 
 type opKind uint8
@@ -70,6 +88,10 @@ type Message struct {
 	crc     uint32
 	written int64
 	failed  error
+
+	// end is the op of Commit or Abort, whichever ends the message: part of
+	// the message, not an allocation of its own.
+	end op
 }
 
 // Begin starts a message with its envelope. env.ID should come from NewID;
@@ -135,7 +157,8 @@ func (m *Message) Commit(done func(error)) {
 	m.ended = true
 	data := m.buf
 	m.buf = nil
-	m.s.enqueue(&op{kind: opCommit, msg: m, data: data, done: done})
+	m.end = op{kind: opCommit, msg: m, data: data, done: done}
+	m.s.enqueue(&m.end)
 }
 
 // CommitNow is Commit for an Inline spool: it writes the message and renames
@@ -206,7 +229,8 @@ func (m *Message) Abort() {
 		m.discard()
 		return
 	}
-	m.s.enqueue(&op{kind: opAbort, msg: m})
+	m.end = op{kind: opAbort, msg: m}
+	m.s.enqueue(&m.end)
 }
 
 // enqueue hands op to the writer, starting a job if none runs. Loop-only.
@@ -216,6 +240,11 @@ func (s *Spool) enqueue(o *op) {
 		s.mu.Unlock()
 		s.fail([]*op{o}, ErrClosed)
 		return
+	}
+	if s.pending == nil {
+		// The writer took the last batch: start the next one in the slice
+		// that a completed batch left, not in a new one.
+		s.pending, s.spare = s.spare, nil
 	}
 	s.pending = append(s.pending, o)
 	s.mu.Unlock()
@@ -280,14 +309,24 @@ func (s *Spool) work(*threadpool.Job) error {
 		if s.afterBatch != nil {
 			s.afterBatch()
 		}
-		s.opts.Loop.Dispatch(func(time.Time) { s.complete(batch) })
+		s.mu.Lock()
+		s.written = append(s.written, batch)
+		s.mu.Unlock()
+		s.opts.Loop.Dispatch(s.completeFn)
 	}
 }
 
 // writeBatch writes, flushes and renames the ops of batch, setting each
 // op's err. Writer job.
 func (s *Spool) writeBatch(batch []*op) {
-	var commits, recOps []*op
+	commits, recOps := s.commitOps[:0], s.recOps[:0]
+	defer func() {
+		// Kept for the next batch, emptied (to their capacity: the batch
+		// may have shortened them) so that they hold no message.
+		clear(commits[:cap(commits)])
+		clear(recOps[:cap(recOps)])
+		s.commitOps, s.recOps = commits[:0], recOps[:0]
+	}()
 	for _, o := range batch {
 		m := o.msg
 		switch o.kind {
@@ -339,7 +378,7 @@ func (s *Spool) writeBatch(batch []*op) {
 		}
 		commits = kept
 	}
-	renamed := commits[:0:0]
+	renamed := commits[:0] // commits[i] is read before renamed[i] is written
 	for _, o := range commits {
 		m := o.msg
 		if err := s.rename(m.name, m.env.ID); err != nil {
@@ -368,19 +407,30 @@ func (s *Spool) writeBatch(batch []*op) {
 	return
 }
 
-// complete runs the completions of a written batch. Loop-only.
-func (s *Spool) complete(batch []*op) {
-	for i, o := range batch {
-		if o.done != nil {
-			o.done(o.err)
-		}
-		batch[i] = nil
-	}
+// complete runs the completions of the written batches, in the order they
+// were written. The writer dispatches it once per batch, as one function
+// value made at Open, not a closure per batch; a call that finds no batch
+// (an earlier one ran them all) does nothing. Loop-only.
+func (s *Spool) complete(time.Time) {
 	s.mu.Lock()
-	if s.spare == nil {
-		s.spare = batch[:0]
-	}
+	batches := s.written
+	s.written = s.doneBatches[:0]
 	s.mu.Unlock()
+	for i, batch := range batches {
+		for j, o := range batch {
+			if o.done != nil {
+				o.done(o.err)
+			}
+			batch[j] = nil
+		}
+		batches[i] = nil
+		s.mu.Lock()
+		if s.spare == nil {
+			s.spare = batch[:0]
+		}
+		s.mu.Unlock()
+	}
+	s.doneBatches = batches[:0]
 }
 
 // done is the writer job's completion, on the loop, after the completions of
@@ -405,8 +455,13 @@ func (s *Spool) commitRecordOps(ops []*op) {
 	}
 	// An id already spooled, or twice in the batch, is refused, as a file
 	// named by it would be (O_EXCL).
-	seen := make(map[string]bool, len(ops))
-	kept := ops[:0:0]
+	seen := s.seen
+	if seen == nil {
+		seen = map[string]bool{}
+		s.seen = seen
+	}
+	defer clear(seen)
+	kept := ops[:0] // ops[i] is read before kept[i] is written
 	for _, o := range ops {
 		if o.err = s.checkNewID(o.msg.env.ID, seen); o.err != nil {
 			putBuf(o.data)
@@ -417,7 +472,7 @@ func (s *Spool) commitRecordOps(ops []*op) {
 	}
 	ops = kept
 	one := s.opts.Fsync && !s.opts.GroupCommit
-	msgs, bodies := s.recMsgs[:0], make([][]byte, 0, len(ops))
+	msgs, bodies := s.recMsgs[:0], s.recBodies[:0]
 	for i, o := range ops {
 		msgs, bodies = append(msgs, o.msg), append(bodies, o.data)
 		if !one && i < len(ops)-1 {
@@ -428,9 +483,10 @@ func (s *Spool) commitRecordOps(ops []*op) {
 			o.err = err
 		}
 		clear(msgs)
+		clear(bodies)
 		msgs, bodies = msgs[:0], bodies[:0]
 	}
-	s.recMsgs = msgs
+	s.recMsgs, s.recBodies = msgs, bodies
 }
 
 // checkNewID fails if id is in the index or in batch.
