@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -412,6 +413,82 @@ func TestSegmentDuplicateID(t *testing.T) {
 			}
 			if _, body, err := s.Load(id); err != nil || string(body) != "first\r\n" || s.Count() != 1 {
 				t.Fatalf("Load = %q %v, Count %d", body, err, s.Count())
+			}
+		})
+	}
+}
+
+// TestSegmentDuplicateIDInOneBatch: of two messages with one id in the same
+// batch the first is spooled and the second refused; the ids the batch saw
+// do not outlive it (the set is kept from batch to batch), and the batches
+// after it commit as usual, in order.
+func TestSegmentDuplicateIDInOneBatch(t *testing.T) {
+	for _, mode := range segmentModes {
+		if mode.inline {
+			continue // CommitNow writes one message at a time: no batch
+		}
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t)
+			s := h.open(t, t.TempDir(), mode.fsync, mode.group)
+			// Hold the writer after its first batch, so that the next
+			// commits queue up and make one batch.
+			held, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			s.afterBatch = func() {
+				once.Do(func() {
+					close(held)
+					<-release
+				})
+			}
+			type result struct {
+				body string
+				err  error
+			}
+			results := make(chan result, 4)
+			commit := func(id, body string) {
+				m := s.Begin(&Envelope{ID: id, Received: time.Now(), Rcpts: []string{"r@x.example"}})
+				m.Write([]byte(body))
+				m.Commit(func(err error) { results <- result{body, err} })
+			}
+			first := s.NewID(time.Now())
+			h.onLoop(func() { commit(first, "first\r\n") })
+			<-held
+			dup := s.NewID(time.Now())
+			h.onLoop(func() {
+				commit(dup, "one\r\n")
+				commit(dup, "two\r\n")
+			})
+			close(release)
+			for _, want := range []string{"first\r\n", "one\r\n", "two\r\n"} {
+				r := <-results
+				switch {
+				case r.body != want:
+					t.Fatalf("completion of %q, want %q first", r.body, want)
+				case want == "two\r\n" && !errors.Is(r.err, ErrDuplicate):
+					t.Errorf("second message with id %s: %v, want ErrDuplicate", dup, r.err)
+				case want != "two\r\n" && r.err != nil:
+					t.Errorf("message %q: %v", want, r.err)
+				}
+			}
+			// A batch after it: a new id goes in, the duplicate's stays refused.
+			later := s.NewID(time.Now())
+			h.onLoop(func() {
+				commit(later, "later\r\n")
+				commit(dup, "three\r\n")
+			})
+			if r := <-results; r.body != "later\r\n" || r.err != nil {
+				t.Errorf("next batch: %q %v, want later spooled", r.body, r.err)
+			}
+			if r := <-results; r.body != "three\r\n" || !errors.Is(r.err, ErrDuplicate) {
+				t.Errorf("id %s once more: %q %v, want ErrDuplicate", dup, r.body, r.err)
+			}
+			// The writer emptied its set before it handed the completions
+			// over (they came back through the loop and the channel since).
+			if n := len(s.seen); n != 0 {
+				t.Errorf("the writer's set of ids seen holds %d ids after its batches", n)
+			}
+			if _, body, err := s.Load(dup); err != nil || string(body) != "one\r\n" || s.Count() != 3 {
+				t.Fatalf("Load(%s) = %q %v, Count %d; want the first of the two and 3 messages", dup, body, err, s.Count())
 			}
 		})
 	}
