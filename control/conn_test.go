@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -242,6 +243,43 @@ func TestCloseDeliversTheRunningReply(t *testing.T) {
 				t.Errorf("Close: %v", err)
 			}
 		})
+	}
+}
+
+// StopAccepting does not wait for a running command: the socket is gone when it
+// returns, and the CloseContext after it still delivers the command's reply.
+func TestStopAcceptingDoesNotWait(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	reg := control.NewRegistry()
+	must(t, reg.Register(control.Command{Name: "hold", Run: func(*control.Ctx, []string) (string, error) {
+		close(entered)
+		<-release
+		return "done", nil
+	}}))
+	s, path := startUnix(t, control.Config{Registry: reg})
+	r := dialRaw(t, "unix", path)
+	r.line(t)
+	r.send(t, "hold")
+	<-entered
+	if err := s.StopAccepting(); err != nil {
+		t.Fatalf("StopAccepting: %v", err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket after StopAccepting: %v, want it removed", err)
+	}
+	if err := s.StopAccepting(); err != nil {
+		t.Errorf("second StopAccepting: %v, want nil", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	releaseOnce.Do(func() { close(release) })
+	if word, body := r.reply(t); word != "OK" || body != "done" {
+		t.Errorf("running command's reply = %s %q, want OK \"done\"", word, body)
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
 

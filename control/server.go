@@ -100,13 +100,14 @@ type Server struct {
 
 	lastConn atomic.Uint64 // the last Ctx.Conn handed out
 
-	// mu guards closed, listeners, conns, each conn's busy, busy and drained.
+	// mu guards closed, closing, listeners, conns, each conn's busy, busy and drained.
 	mu        sync.Mutex
-	closed    bool
+	closed    bool // set by StopAccepting: no listener, connection or command starts
+	closing   bool // set by CloseContext, which waits for the rest once
 	listeners []*listener
 	conns     map[*conn]struct{}
 	busy      int           // connections with busy set
-	drained   chan struct{} // made by Close when busy > 0; closed when busy drops to 0
+	drained   chan struct{} // made by StopAccepting when busy > 0; closed when busy drops to 0
 
 	wg sync.WaitGroup // accept loops and connections
 }
@@ -341,19 +342,13 @@ func (s *Server) Close() error {
 	return s.CloseContext(ctx)
 }
 
-// CloseContext shuts the server down without losing a reply: it stops the listeners
-// and removes the unix sockets, closes the idle connections, lets every command
-// already running finish and write its reply (a request not yet started, even one
-// already sent, is not run), then closes the remaining connections, cancels the
-// commands' Context and waits for the handlers to return. When ctx ends first, the
-// busy connections are closed at once: their replies are lost, and a command that
-// ignores its Context still holds CloseContext up. The connections' OnClose callbacks
-// have all run when it returns.
-//
-// Because it waits, a command handler must not call it (it would wait for itself:
-// signal the daemon instead), and the Executor must keep running until it returns.
-// It may be called from any other goroutine; later calls return nil at once.
-func (s *Server) CloseContext(ctx context.Context) error {
+// StopAccepting is the part of CloseContext that does not wait: it stops the
+// listeners, removes the unix sockets and closes the idle connections. A caller that
+// must not wait for the commands in progress (a shutdown cut short) calls it first,
+// so the sockets are gone whatever happens to the rest; CloseContext then does the
+// waiting. It may be called from any goroutine, a command handler included; later
+// calls return nil at once.
+func (s *Server) StopAccepting() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -361,16 +356,15 @@ func (s *Server) CloseContext(ctx context.Context) error {
 	}
 	s.closed = true
 	listeners := s.listeners
+	s.listeners = nil
 	var idle []*conn
 	for c := range s.conns {
 		if !c.busy {
 			idle = append(idle, c)
 		}
 	}
-	var drained <-chan struct{}
 	if s.busy > 0 {
 		s.drained = make(chan struct{})
-		drained = s.drained
 	}
 	s.mu.Unlock()
 
@@ -387,6 +381,32 @@ func (s *Server) CloseContext(ctx context.Context) error {
 	if s.draining != nil {
 		s.draining()
 	}
+	return errors.Join(errs...)
+}
+
+// CloseContext shuts the server down without losing a reply: it stops accepting
+// (StopAccepting), lets every command already running finish and write its reply (a
+// request not yet started, even one already sent, is not run), then closes the
+// remaining connections, cancels the commands' Context and waits for the handlers to
+// return. When ctx ends first, the busy connections are closed at once: their replies
+// are lost, and a command that ignores its Context still holds CloseContext up. The
+// connections' OnClose callbacks have all run when it returns.
+//
+// Because it waits, a command handler must not call it (it would wait for itself:
+// signal the daemon instead), and the Executor must keep running until it returns.
+// It may be called from any other goroutine; later calls return nil at once.
+func (s *Server) CloseContext(ctx context.Context) error {
+	err := s.StopAccepting()
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	// Nil when nothing was busy at StopAccepting or everything has finished since.
+	drained := s.drained
+	s.mu.Unlock()
+
 	if drained != nil {
 		select {
 		case <-drained:
@@ -407,7 +427,7 @@ func (s *Server) CloseContext(ctx context.Context) error {
 	}
 	s.cancel()
 	s.wg.Wait()
-	return errors.Join(errs...)
+	return err
 }
 
 // close closes the listener and removes its socket file if it is still its own.

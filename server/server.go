@@ -525,10 +525,15 @@ func (s *Server) teardown(ctx context.Context) error {
 	// waits for.
 	s.drainListener(ctx)
 	if s.ctl != nil {
-		// The control listener stops accepting and removes its sockets at once,
-		// then lets the commands in progress write their replies (the console's
-		// `shutdown` gets its "Shutting down."), for DefaultCloseTimeout at most
-		// and never past ctx. The loop still runs, so commands on it can finish.
+		// The control listener stops accepting and removes its sockets here, on
+		// this goroutine, so they are gone even when ctx has ended already (a
+		// second SIGTERM). Then it lets the commands in progress write their
+		// replies (the console's `shutdown` gets its "Shutting down."), for
+		// DefaultCloseTimeout at most and never past ctx. The loop still runs, so
+		// commands on it can finish.
+		if err := s.ctl.StopAccepting(); err != nil {
+			errs = append(errs, err)
+		}
 		cctx, cancel := context.WithTimeout(ctx, control.DefaultCloseTimeout)
 		defer cancel()
 		closed := make(chan struct{})

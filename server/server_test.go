@@ -520,6 +520,22 @@ func TestRunHandlesSignals(t *testing.T) {
 	}
 }
 
+// A shutdown whose context has ended before it starts (what a second SIGTERM
+// makes of the teardown) still removes the control socket and the pidfile: they
+// go before anything waits.
+func TestShutdownWithEndedContextCleansUp(t *testing.T) {
+	f := startFixture(t, "")
+	f.stopped = true
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f.s.Shutdown(ctx) // an error is allowed: nothing had time to drain
+	for _, p := range []string{f.socket, filepath.Join(f.dir, "ecelerity.pid")} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after a shutdown with an ended context: %v", p, err)
+		}
+	}
+}
+
 func TestSecondTermStopsAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "c.conf")
