@@ -126,6 +126,10 @@ type Server struct {
 	stopReq   chan struct{} // closed by the `shutdown` command
 	reqOnce   sync.Once
 	shutdownE error
+
+	// controlStopped, when set (by tests), is called by the teardown once it is
+	// done with the control listener, on the teardown's goroutine.
+	controlStopped func()
 }
 
 // builtins returns the built-in modules of the server's own loader chain.
@@ -544,6 +548,9 @@ func (s *Server) teardown(ctx context.Context) error {
 			// A command that ignores its context holds CloseContext up; the
 			// sockets are gone already, so the rest of the teardown goes on.
 			errs = append(errs, fmt.Errorf("control listener: %w", ctx.Err()))
+		}
+		if s.controlStopped != nil {
+			s.controlStopped()
 		}
 	}
 	// Before the modules close: an open transaction holds a generation, which

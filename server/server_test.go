@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -521,14 +522,23 @@ func TestRunHandlesSignals(t *testing.T) {
 }
 
 // A shutdown whose context has ended before it starts (what a second SIGTERM
-// makes of the teardown) still removes the control socket and the pidfile: they
-// go before anything waits.
+// makes of the teardown) has removed the control socket by the time it is done
+// with the control listener, and the pidfile by the time it returns: the socket
+// goes before anything waits, not on a goroutine that the ended context outruns.
 func TestShutdownWithEndedContextCleansUp(t *testing.T) {
 	f := startFixture(t, "")
 	f.stopped = true
+	// With one processor, a goroutine started by the teardown cannot run before
+	// the teardown blocks, so a socket removed there would still be present.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var afterControl error
+	f.s.controlStopped = func() { _, afterControl = os.Stat(f.socket) }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	f.s.Shutdown(ctx) // an error is allowed: nothing had time to drain
+	if !errors.Is(afterControl, os.ErrNotExist) {
+		t.Errorf("%s present when the teardown was done with the control listener (stat: %v)", f.socket, afterControl)
+	}
 	for _, p := range []string{f.socket, filepath.Join(f.dir, "ecelerity.pid")} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s left after a shutdown with an ended context: %v", p, err)
